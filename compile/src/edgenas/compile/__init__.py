@@ -1,0 +1,1 @@
+"""edgenas compile: target checks, calibration, Hailo DFC driver, ONNX Runtime quantization."""

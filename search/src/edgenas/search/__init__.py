@@ -1,0 +1,1 @@
+"""edgenas search: search spaces, the weight-sharing supernet, latency prediction and NSGA-II."""
