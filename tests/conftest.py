@@ -18,6 +18,10 @@ Hailo SDK fakes (tests/fakes/: ``hailo_platform``, ``hailo_sdk_client``, ``fakeh
 * ``hailo_fakes`` (function): puts tests/fakes first on ``sys.path`` for this test only and
   clears cached modules before and after, so the fakes are never visible to a test that did not
   ask for them. Yields the ``fakehef`` module (``write_fake_hef`` / ``read_fake_hef``).
+* ``tiny_hef_bundle`` (function, uses ``hailo_fakes``): a HEF bundle in ``tmp_path/"tiny_hef_bundle"``
+  whose fake HEF (hailo8l) wraps ``tiny_onnx`` with ImageNet mean/std normalization on the chip;
+  manifest input ``net/input_layer1`` (1, 16, 16, 3) uint8 NHWC, output ``logits`` (1, 5).
+  ``make_hef_bundle(out, onnx, mean=..., std=..., **fake_hef_kwargs)`` builds others like it.
 * ``no_hailo_sdk`` (function): makes ``import hailo_platform`` and ``import hailo_sdk_client``
   fail for this test, as on a machine without the SDKs.
 """
@@ -115,6 +119,35 @@ def hailo_fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
 
     yield fakehef
     _forget_fake_modules()
+
+
+IMAGENET_MEAN = (123.675, 116.28, 103.53)
+IMAGENET_STD = (58.395, 57.12, 57.375)
+
+
+@pytest.fixture
+def make_hef_bundle(hailo_fakes: ModuleType) -> Any:
+    from edgenas.runtime.bundle import Preprocessing, TensorSpec, write_bundle
+
+    def make(out: Path, onnx: Path, *, mean: tuple[float, ...] = IMAGENET_MEAN,
+             std: tuple[float, ...] = IMAGENET_STD, **hef_kwargs: Any) -> Any:
+        hef = hailo_fakes.fake_hef_bytes(onnx, mean=mean, std=std, **hef_kwargs)
+        header = hailo_fakes.read_fake_hef(hef).header
+        h, w, _ = header["input"]["shape"]
+        return write_bundle(
+            out, name="tiny-hef", model_file="model.hef", model_format="hef",
+            files={"model.hef": ("model", hef)},
+            inputs=[TensorSpec(header["input"]["name"], (1, h, w, 3), "uint8")],
+            outputs=[TensorSpec(o["onnx_name"], (1, *o["shape"])) for o in header["outputs"]],
+            preprocessing=Preprocessing(size_hw=(h, w), mean_pixel=mean, std_pixel=std, layout="NHWC"),  # type: ignore[arg-type]
+        )
+
+    return make
+
+
+@pytest.fixture
+def tiny_hef_bundle(make_hef_bundle: Any, tiny_onnx: Path, tmp_path: Path) -> Any:
+    return make_hef_bundle(tmp_path / "tiny_hef_bundle", tiny_onnx)
 
 
 @pytest.fixture
