@@ -151,3 +151,19 @@ def test_sigterm_stops_cleanly_with_summary_and_metrics(tiny_bundle: Any, tmp_pa
     s = json.loads(report.read_text())
     assert s["stop_reason"] == "SIGTERM" and s["frames"] > 0 and _consistent(s)
     assert json.loads(out.splitlines()[-1])["type"] == "summary"
+
+
+def test_hef_bundle_runs_on_the_hailort_backend(tiny_hef_bundle: Any, tmp_path: Path) -> None:
+    # The fake hailo_platform (tests/fakes) models HailoRT's InferModel API; auto picks hailort for a HEF.
+    report = tmp_path / "report.json"
+    res = _run("--bundle", str(tiny_hef_bundle.root), "--source", "synthetic:frames=20", "--report", str(report))
+    assert res.exit_code == 0, res.output
+    s = json.loads(report.read_text())
+    assert s["backend"]["backend"] == "hailort" and s["captured"] == 20 and _consistent(s) and s["frames"] > 0
+
+
+def test_hef_bundle_without_hailort_exits_1(tiny_hef_bundle: Any, no_hailo_sdk: None, tmp_path: Path) -> None:
+    res = _run("--bundle", str(tiny_hef_bundle.root), "--source", "synthetic", "--duration", "1",
+               "--report", str(tmp_path / "r.json"))
+    assert res.exit_code == 1 and "error:" in res.stderr
+    assert not (tmp_path / "r.json").exists()
