@@ -196,3 +196,33 @@ def _hef_info(hef: Any) -> dict[str, Any]:
     ng = hef.get_network_groups_infos()[0]
     return {"network_group": ng.name, "multi_context": bool(ng.is_multi_context),
             "bottleneck_fps": float(hef.bottleneck_fps())}
+
+
+def check_hef_offline(bundle: Bundle) -> str:
+    """Read the HEF without a device (HailoRT's HEF class) and check it against the manifest.
+
+    Returns what was checked. Without HailoRT installed the HEF cannot be opened: that is said
+    in the returned text and logged as a warning, not hidden.
+    """
+    try:
+        hp = import_hailo_platform()
+    except BackendError as exc:
+        log.warning("the HEF was not opened: %s", exc)
+        return "structure and hashes only; the HEF was NOT opened: HailoRT (hailo_platform) is not installed here"
+    try:
+        hef = hp.HEF(str(bundle.model_path))
+        infos, outs = hef.get_input_vstream_infos(), hef.get_output_vstream_infos()
+    except hp.HailoRTException as exc:
+        raise ModelError(f"HailoRT cannot read {bundle.model_path} ({type(exc).__name__}: {exc}); the HEF is "
+                         "corrupt or from a newer compiler: re-compile the bundle") from exc
+    m = bundle.manifest
+    h, w = m.preprocessing.size_hw
+    shapes = [tuple(int(d) for d in i.shape) for i in infos]
+    if shapes != [(h, w, 3)]:
+        raise ModelError(f"the HEF's inputs are {[i.name for i in infos]} {[list(s) for s in shapes]} (H, W, C) but "
+                         f"the manifest says {list(m.inputs[0].shape)}; re-create the bundle")
+    missing = [t.name for t in m.outputs if _match_output(t.name, [o.name for o in outs]) is None]
+    if missing:
+        raise ModelError(f"the manifest's outputs {missing} are not outputs of the HEF ({[o.name for o in outs]}); "
+                         "re-create the bundle")
+    return f"structure, hashes, HEF read offline with HailoRT {hp.__version__}: input and outputs match"
