@@ -12,7 +12,7 @@ import logging
 import shutil
 import subprocess
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -134,7 +134,8 @@ def compile_hef(bundle: Bundle, out: str | Path, config: HefConfig) -> Bundle:
         runner.save_har(str(config.har_out))
     hn = runner.get_hn_dict()
     input_layer = next(name for name, layer in hn["layers"].items() if layer["type"] == "input_layer")
-    return _write_hef_bundle(bundle, out, hef, script, sdk, config, len(calib), input_layer)
+    resolved = replace(config, optimization_level=settings.optimization_level)
+    return _write_hef_bundle(bundle, out, hef, script, sdk, resolved, len(calib), input_layer)
 
 
 def _write_hef_bundle(bundle: Bundle, out: str | Path, hef: bytes, script: str, sdk: ModuleType,
