@@ -1,0 +1,130 @@
+"""The resumable measuring loop: architectures in, one latency.csv row per architecture out.
+
+Each row is written (atomically) as soon as it is measured; a rerun into the same directory skips
+every arch_id already in the CSV, so an interrupted measurement continues where it stopped and no
+architecture is measured twice. ``metadata.json`` says what was measured, how and where; a rerun
+with other settings (space, target, runs, threads...) is refused instead of mixing measurements.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import platform
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from edgenas.search.latency.dataset import (
+    CSV_NAME,
+    GENE_PREFIX,
+    LatencyCsvWriter,
+    read_metadata,
+    write_metadata,
+)
+from edgenas.search.latency.errors import LatencyError
+from edgenas.search.latency.targets import Target
+
+log = logging.getLogger(__name__)
+_COMPARED = ("space", "target", "target_settings", "num_classes")
+
+
+def _cpu() -> str:
+    try:
+        from edgenas.runtime.backends.onnxruntime import cpu_model
+
+        return cpu_model()
+    except ImportError:
+        return platform.processor() or platform.machine()
+
+
+def base_metadata(space_name: str, target: Target, num_classes: int) -> dict[str, Any]:
+    from edgenas.runtime.provenance import git_revision, tool_versions
+
+    settings = {k: v for k, v in target.settings().items() if k not in ("target", "backend_info")}
+    return {"space": space_name, "target": target.name, "target_settings": settings, "num_classes": num_classes,
+            "latency": "batch 1, per-frame, milliseconds; latency_p50_ms is the median over `runs` timed runs "
+                       "after `warmup` untimed ones (for hailo8l-estimate: 1000 / the HEF's bottleneck FPS)",
+            "host": platform.node(), "cpu": _cpu(), "platform": platform.platform(),
+            "tool_versions": tool_versions(), "git_revision": git_revision(Path(__file__).parent)}
+
+
+def _check_resume(out: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    old = read_metadata(out / CSV_NAME)
+    if old is None:
+        return {"started_utc": _now(), "runs": []}
+    diff = [k for k in _COMPARED if old.get(k) != meta.get(k)]
+    if diff:
+        raise LatencyError(f"{out} holds measurements with other {diff} ({ {k: old.get(k) for k in diff} }); "
+                           "resume only with the same settings, or choose another --out")
+    return {"started_utc": old.get("started_utc", _now()), "runs": list(old.get("runs", []))}
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def measure_archs(archs: Sequence[tuple[str, Any]], space: Any, target: Target, out: str | Path, *,
+                  num_classes: int, bundles: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
+    """Measure every (arch_id, ArchConfig) not yet in ``out/latency.csv``; returns a summary."""
+    from edgenas.search.flops import count_flops_params
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = base_metadata(space.name, target, num_classes)
+    meta.update(_check_resume(out, meta))
+    writer = LatencyCsvWriter(out / CSV_NAME, space.gene_names)
+    todo = [(aid, a) for aid, a in archs if aid not in writer.ids]
+    log.info("%d architectures, %d already measured, %d to go", len(archs), len(archs) - len(todo), len(todo))
+    run = {"started_utc": _now(), "todo": len(todo), "done": 0}
+    meta["runs"].append(run)
+    write_metadata(out, {**meta, "n_rows": len(writer.ids), "complete": False})
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    bar = tqdm(todo, desc=f"measure {target.name}", unit="arch", disable=not (progress and sys.stderr.isatty()))
+    for aid, arch in bar:
+        macs, params = count_flops_params(space, arch, num_classes)
+        row = {"arch_id": aid, "resolution": arch.resolution, "macs": int(macs), "params": int(params),
+               **{GENE_PREFIX + g: v for g, v in zip(space.gene_names, space.encode(arch), strict=True)}}
+        row.update(_measure_one(target, space, aid, arch, out, num_classes, bundles))
+        writer.append(row)
+        run["done"] += 1
+    run.update(finished_utc=_now(), seconds=round(time.perf_counter() - t0, 2))
+    meta["target_backend_info"] = getattr(target, "backend_info", None)
+    complete = all(aid in writer.ids for aid, _ in archs)
+    write_metadata(out, {**meta, "n_rows": len(writer.ids), "complete": complete})
+    return {"measured": run["done"], "skipped": len(archs) - len(todo), "rows": len(writer.ids),
+            "seconds": run["seconds"], "out": str(out / CSV_NAME)}
+
+
+def _measure_one(target: Target, space: Any, aid: str, arch: Any, out: Path, num_classes: int,
+                 bundles: str | Path | None) -> dict[str, Any]:
+    if target.needs == "none":
+        return target.measure(aid, None)
+    if target.needs == "hef":
+        if bundles is None:
+            raise LatencyError(f"target {target.name} measures compiled HEF bundles: pass --bundles DIR holding "
+                               "one compiled bundle per arch_id (DIR/<arch_id>/manifest.json)")
+        bdir = Path(bundles) / aid
+        if not bdir.is_dir():
+            raise LatencyError(f"no compiled bundle {bdir} for {aid}; compile it (edgenas compile) or drop the arch")
+        return target.measure(aid, bdir)
+    work = out / ".work" / aid
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        export_for_latency(space, arch, work, num_classes)
+        return target.measure(aid, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def export_for_latency(space: Any, arch: Any, out: Path, num_classes: int) -> Path:
+    """Export ``arch`` with untrained weights (latency does not depend on the weight values) as a bundle."""
+    from edgenas.search.export import export_bundle
+
+    export_bundle(space, arch, out, num_classes=num_classes)
+    return out
