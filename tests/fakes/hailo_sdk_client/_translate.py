@@ -25,7 +25,8 @@ SUPPORTED = {
     "AveragePool": "avgpool", "GlobalAveragePool": "avgpool", "GlobalMaxPool": "maxpool", "Gemm": "dense",
     "MatMul": "dense", "Flatten": "format_conversion", "Reshape": "format_conversion",
     "Squeeze": "format_conversion", "Unsqueeze": "format_conversion", "Transpose": "format_conversion",
-    "Concat": "concat", "Identity": "identity", "Dropout": "identity", "Pad": "pad", "Softmax": "softmax",
+    "Concat": "concat", "Identity": "identity", "Constant": "const_input", "Dropout": "identity",
+    "Pad": "pad", "Softmax": "softmax",
     "ReduceMean": "reduce_mean",
 }
 

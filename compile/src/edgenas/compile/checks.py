@@ -128,7 +128,8 @@ def check_opset(bundle: Bundle, model: Any, target: Target) -> list[Finding]:
         if not target.opset_min <= v <= target.opset_max:
             out.append(Finding(ERROR, "opset", f"ONNX opset {v} is outside {target.opset_min}..{target.opset_max} "
                                f"accepted for {target.name}",
-                               f"re-export with opset_version={target.opset_recommended[0]}"))
+                               f"re-export with torch.onnx.export(..., opset_version={target.opset_recommended[0]}, "
+                               "dynamo=False) (the dynamo exporter writes opset 18)"))
         elif not target.opset_recommended[0] <= v <= target.opset_recommended[1]:
             lo, hi = target.opset_recommended
             out.append(Finding(WARNING, "opset", f"ONNX opset {v}; {lo}..{hi} is the tested range for {target.name}",
@@ -156,6 +157,9 @@ def _check_clip(model: Any) -> list[Finding]:
     from onnx import numpy_helper
 
     consts = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            consts[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
     out = []
     for node in model.graph.node:
         if node.op_type != "Clip":

@@ -45,6 +45,7 @@ HAILO_SUPPORTED_OPS: dict[str, str] = {
     "Flatten": "before a fully connected layer", "Reshape": "before a fully connected layer",
     "Squeeze": "before a fully connected layer", "Unsqueeze": "",
     "Concat": "along channels", "Identity": "", "Dropout": "removed at export",
+    "Constant": "folded into the layer that uses it",
     "Pad": "constant padding", "Softmax": "on the last axis", "ReduceMean": "over spatial axes",
     "Transpose": "only at the input or before a fully connected layer",
 }
