@@ -39,6 +39,7 @@ class _Net(nn.Module):
         return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(y, 1), 1))
 
 
+@pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript-based ONNX export")
 @pytest.mark.parametrize("opset", [13, 17])
 def test_torch_mbv3_block_checks_and_compiles(opset: int, hailo_fakes: Any, make_calib_bundle: Any,
                                               tmp_path: Path) -> None:
