@@ -129,3 +129,15 @@ def test_har_out_and_no_gpu_level(hailo_fakes: Any, calib_bundle: Any, tmp_path:
     assert runner.state == States.COMPILED_MODEL and runner.hw_arch == "hailo8l"
     report = json.loads((tmp_path / "hef" / "compile_report.json").read_text())
     assert report["calibration_images"] == 8 and report["labels"]["multi_context"] is False
+
+
+def test_dfc_without_hailort_leaves_hef_unlabelled(hailo_fakes: Any, calib_bundle: Any, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "hailo_platform", None)  # compile container without the HailoRT wheel
+    res = _hef(calib_bundle, tmp_path / "hef")
+    assert res.exit_code == 0, res.output
+    new = load_bundle(tmp_path / "hef")
+    assert new.manifest.latency == {}
+    assert json.loads((new.root / "compile_report.json").read_text())["labels"] is None
+    res = _estimate(tmp_path / "hef")
+    assert res.exit_code == 1 and "HailoRT" in res.output and "vendor/" in res.output

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import shutil
 import subprocess
 import tempfile
@@ -131,11 +132,22 @@ def compile_hef(bundle: Bundle, out: str | Path, config: HefConfig) -> Bundle:
     except Exception as exc:  # the DFC raises many unrelated types
         raise CompileError(f"the DFC failed for {target.name}: {type(exc).__name__}: {exc}") from exc
     if config.har_out:
-        runner.save_har(str(config.har_out))
+        _save_har(runner, Path(config.har_out))
     hn = runner.get_hn_dict()
     input_layer = next(name for name, layer in hn["layers"].items() if layer["type"] == "input_layer")
     resolved = replace(config, optimization_level=settings.optimization_level)
     return _write_hef_bundle(bundle, out, hef, script, sdk, resolved, len(calib), input_layer)
+
+
+def _save_har(runner: Any, path: Path) -> None:
+    """Save the compiled HAR through a temporary file in the same directory, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        runner.save_har(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _write_hef_bundle(bundle: Bundle, out: str | Path, hef: bytes, script: str, sdk: ModuleType,
