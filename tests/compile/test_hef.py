@@ -141,3 +141,30 @@ def test_dfc_without_hailort_leaves_hef_unlabelled(hailo_fakes: Any, calib_bundl
     assert json.loads((new.root / "compile_report.json").read_text())["labels"] is None
     res = _estimate(tmp_path / "hef")
     assert res.exit_code == 1 and "HailoRT" in res.output and "vendor/" in res.output
+
+
+def test_nhwc_model_compiles_and_matches(hailo_fakes: Any, make_onnx: Any, tmp_path: Path) -> None:
+    from edgenas.runtime.backends.base import open_backend
+    from edgenas.runtime.bundle import Preprocessing, TensorSpec, write_bundle
+
+    onnx = make_onnx(tmp_path / "nhwc.onnx", layout="NHWC")
+    calib = tmp_path / "calib.npy"
+    np.save(calib, np.random.default_rng(0).integers(0, 256, (8, 16, 16, 3), dtype=np.uint8))
+    bundle = write_bundle(tmp_path / "b", name="nhwc", model_file="model.onnx", model_format="onnx",
+                          files={"model.onnx": ("model", onnx), "calibration.npy": ("calibration", calib)},
+                          inputs=[TensorSpec("input", (1, 16, 16, 3))], outputs=[TensorSpec("logits", (1, 5))],
+                          preprocessing=Preprocessing(size_hw=(16, 16), layout="NHWC"))
+    res = _hef(bundle, tmp_path / "hef")
+    assert res.exit_code == 0, res.output
+    frame = np.random.default_rng(2).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    with open_backend(load_bundle(tmp_path / "hef")) as hailo, open_backend(bundle, "onnxruntime") as ort:
+        np.testing.assert_allclose(hailo.infer(hailo.prepare(frame))[0], ort.infer(ort.prepare(frame))[0], atol=1e-4)
+
+
+def test_user_script_may_not_normalize_twice(hailo_fakes: Any, calib_bundle: Any, tmp_path: Path) -> None:
+    script = tmp_path / "norm.alls"
+    script.write_text("normalization1 = normalization([0, 0, 0], [255, 255, 255])\n")
+    res = _hef(calib_bundle, tmp_path / "out", "--model-script", str(script))
+    assert res.exit_code == 1 and "normalization" in res.output and not (tmp_path / "out").exists()
+    res = _hef(calib_bundle, tmp_path / "out", "--model-script", str(tmp_path / "missing.alls"))
+    assert res.exit_code == 1 and "does not exist" in res.output
