@@ -309,11 +309,18 @@ def _seed_worker(worker_id: int) -> None:
 
 
 def make_loader(dataset: Dataset[Any], batch_size: int, shuffle: bool, seed: int, num_workers: int = 0,
-                sampler: Sampler[Any] | None = None, drop_last: bool = False) -> DataLoader[Any]:
-    """A DataLoader whose shuffling and worker seeds follow ``seed``."""
+                sampler: Sampler[Any] | None = None, drop_last: bool = False,
+                batch_sampler: Sampler[list[int]] | None = None) -> DataLoader[Any]:
+    """A DataLoader whose shuffling and worker seeds follow ``seed``.
+
+    With ``batch_sampler`` (which yields index lists), ``batch_size``/``shuffle``/``drop_last`` are unused.
+    """
     if batch_size < 1:
         raise DataError(f"batch size {batch_size} must be >= 1")
     generator = torch.Generator().manual_seed(int(seed))
+    if batch_sampler is not None:
+        return DataLoader(dataset, batch_sampler=batch_sampler, num_workers=num_workers, generator=generator,
+                          worker_init_fn=_seed_worker)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
                       num_workers=num_workers, generator=generator, worker_init_fn=_seed_worker,
                       drop_last=drop_last, persistent_workers=False, pin_memory=False)

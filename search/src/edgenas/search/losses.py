@@ -68,12 +68,14 @@ class AdaptiveAlphaDivergence(nn.Module):
             raise ConfigError(f"adaptive alpha-divergence needs alpha_min < alpha_max and iw_clip > 0 "
                               f"(got {alpha_min}, {alpha_max}, {iw_clip}); fix the distill settings")
         self.alpha_min, self.alpha_max, self.iw_clip = float(alpha_min), float(alpha_max), float(iw_clip)
+        self.last_divergence = float("nan")  # batch mean of the chosen D (the surrogate's value differs)
 
     def choose(self, student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
-        """Bool per sample: True where D_{alpha_max} >= D_{alpha_min}."""
+        """Bool per sample: True where D_{alpha_max} >= D_{alpha_min}. Sets ``last_divergence``."""
         with torch.no_grad():
             d_min = alpha_divergence(student, teacher, self.alpha_min, self.iw_clip)
             d_max = alpha_divergence(student, teacher, self.alpha_max, self.iw_clip)
+            self.last_divergence = float(torch.maximum(d_min, d_max).mean())
         return d_max >= d_min
 
     def forward(self, student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
@@ -86,10 +88,14 @@ class AdaptiveAlphaDivergence(nn.Module):
 class SoftKL(nn.Module):
     """Plain in-place distillation, KL(p_teacher || q_student) at temperature 1 (AttentiveNAS)."""
 
+    last_divergence = float("nan")
+
     def forward(self, student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
         log_q = F.log_softmax(student, dim=-1)
         log_p = F.log_softmax(teacher.detach(), dim=-1)
-        return (log_p.exp() * (log_p - log_q)).sum(-1).mean()
+        loss = (log_p.exp() * (log_p - log_q)).sum(-1).mean()
+        self.last_divergence = float(loss.detach())
+        return loss
 
 
 DISTILL_LOSSES: dict[str, Callable[..., nn.Module]] = {
