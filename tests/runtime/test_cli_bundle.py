@@ -212,3 +212,41 @@ def test_validate_hef_input_mismatch(tiny_hef_bundle: Any) -> None:
     d["inputs"][0]["shape"] = [1, 8, 8, 3]
     (tiny_hef_bundle.root / "manifest.json").write_text(json.dumps(d))
     _validate_fails(tiny_hef_bundle.root, "[16, 16, 3]", "[1, 8, 8, 3]")
+
+
+def _external_data_model(tiny_onnx: Path, tmp_path: Path) -> Path:
+    import onnx
+
+    src = tmp_path / "ext" / "m.onnx"
+    src.parent.mkdir()
+    onnx.save_model(onnx.load_model(str(tiny_onnx)), str(src), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="m.onnx.data", size_threshold=0)
+    assert (src.parent / "m.onnx.data").is_file()
+    return src
+
+
+def test_external_data_is_merged_into_one_file(tiny_onnx: Path, tmp_path: Path) -> None:
+    src = _external_data_model(tiny_onnx, tmp_path)
+    r = edgenas("bundle", "create", "--onnx", src, "--out", tmp_path / "b")
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["manifest.json", "model.onnx"]
+    assert edgenas("bundle", "validate", tmp_path / "b").exit_code == 0
+
+
+def test_external_data_without_onnx_package(tiny_onnx: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    src = _external_data_model(tiny_onnx, tmp_path)
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    r = edgenas("bundle", "create", "--onnx", src, "--out", tmp_path / "b")
+    assert r.exit_code == 1 and "external_data=False" in r.output and not (tmp_path / "b").exists()
+
+
+def test_validate_bundle_missing_external_data(tiny_onnx: Path, tmp_path: Path) -> None:
+    from edgenas.runtime.bundle import Preprocessing, TensorSpec, write_bundle
+
+    src = _external_data_model(tiny_onnx, tmp_path)
+    write_bundle(tmp_path / "b", name="t", model_file="m.onnx", model_format="onnx", files={"m.onnx": ("model", src)},
+                 inputs=[TensorSpec("input", (1, 3, 16, 16))], outputs=[TensorSpec("logits", (1, 5))],
+                 preprocessing=Preprocessing(size_hw=(16, 16)))
+    _validate_fails(tmp_path / "b", "external data")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,32 @@ def _probe_onnx(onnx: Path, input_size: tuple[int, int] | None) -> tuple[TensorS
     return TensorSpec(inp.name, shape), out_specs, layout
 
 
+def _single_file(onnx: Path, tmp: Path) -> Path:
+    """``onnx`` itself, or a single-file copy when its weights live in external data files.
+
+    The torch.onnx dynamo exporter writes ``model.onnx`` + ``model.onnx.data``; a bundle holds one
+    file. Merging needs the ``onnx`` package (present wherever models are exported).
+    """
+    import onnxruntime as ort
+
+    try:
+        ort.InferenceSession(onnx.read_bytes(), providers=["CPUExecutionProvider"])
+        return onnx
+    except Exception as exc:
+        if "external data" not in str(exc).lower():
+            raise
+    try:
+        import onnx as onnx_pkg
+    except ImportError as exc:
+        raise ConfigError(f"{onnx} keeps its weights in external data files; bundles hold one file. Re-export it "
+                          "as a single file (torch.onnx.export(..., external_data=False)) or install the `onnx` "
+                          "package so that bundle create can merge them") from exc
+    merged = tmp / "model.onnx"
+    onnx_pkg.save_model(onnx_pkg.load_model(str(onnx)), str(merged), save_as_external_data=False)
+    log.info("%s keeps its weights in external data files: merged them into one file for the bundle", onnx)
+    return merged
+
+
 def _normalization(mean: tuple[float, ...] | None, std: tuple[float, ...] | None,
                    scale: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     mean = tuple(mean) if mean else (0.0, 0.0, 0.0)
@@ -107,14 +134,15 @@ def create_bundle(onnx: Path, out: Path, *, input_size: tuple[int, int] | None =
                         resize=resize)
     n_out = out_specs[0].shape[-1] if out_specs[0].shape else 0
     classes = _read_labels(labels, n_out) if labels else []
-    files: dict[str, tuple[str, Any]] = {"model.onnx": ("model", onnx)}
-    if labels:
-        files["labels.txt"] = ("labels", labels)
     config = {"onnx": str(onnx), "input_size": input_size, "mean": mean, "std": std, "norm_scale": norm_scale,
               "color_order": color_order, "labels": str(labels) if labels else None, "resize": resize}
-    b = write_bundle(out, name=name or onnx.stem, model_file="model.onnx", model_format="onnx", files=files,
-                     inputs=[in_spec], outputs=out_specs, preprocessing=pre, classes=classes,
-                     provenance=provenance("bundle-create", config=config), overwrite=force)
+    with tempfile.TemporaryDirectory(prefix="edgenas-bundle-") as tmp:
+        files: dict[str, tuple[str, Any]] = {"model.onnx": ("model", _single_file(onnx, Path(tmp)))}
+        if labels:
+            files["labels.txt"] = ("labels", labels)
+        b = write_bundle(out, name=name or onnx.stem, model_file="model.onnx", model_format="onnx", files=files,
+                         inputs=[in_spec], outputs=out_specs, preprocessing=pre, classes=classes,
+                         provenance=provenance("bundle-create", config=config), overwrite=force)
     log.info("wrote bundle %s (input %s %s)", out, in_spec.name, list(in_spec.shape))
     return b
 

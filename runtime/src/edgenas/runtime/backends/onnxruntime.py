@@ -68,6 +68,12 @@ def open_session(model: str | bytes, threads: int | None = None,
         return ort.InferenceSession(model, so, providers=list(providers or ["CPUExecutionProvider"]))
     except Exception as exc:  # onnxruntime raises its own pybind classes (InvalidProtobuf, Fail, ...)
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "external data" in msg.lower():
+            raise ModelError(
+                f"ONNX Runtime cannot load {what}: it keeps its weights in external data files that are not beside "
+                f"it ({msg[:300]}). Bundles hold single-file ONNX models: re-create the bundle with "
+                "`edgenas bundle create` from the original export (with its .data file next to it)"
+            ) from exc
         raise ModelError(
             f"ONNX Runtime cannot load {what}: {type(exc).__name__}: {msg[:300]}. The file is truncated, "
             "corrupt or not an ONNX model; re-export it (and re-create the bundle)"
