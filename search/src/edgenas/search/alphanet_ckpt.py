@@ -168,10 +168,14 @@ def _state_dict_of(obj: Any, path: Path) -> dict[str, Tensor]:
     return obj
 
 
-def load_alphanet_checkpoint(path: str | os.PathLike[str], supernet: torch.nn.Module) -> torch.nn.Module:
-    """Copy the official checkpoint's weights and BN statistics into ``supernet`` (an alphanet ``Supernet``)."""
+def load_alphanet_checkpoint(path: str | os.PathLike[str], supernet: torch.nn.Module, *,
+                             loaded: Any = None) -> torch.nn.Module:
+    """Copy the official checkpoint's weights and BN statistics into ``supernet`` (an alphanet ``Supernet``).
+
+    ``loaded``: the object ``safe_load(path)`` already returned, to avoid reading the file twice.
+    """
     p = Path(path)
-    sd = _state_dict_of(safe_load(p), p)
+    sd = _state_dict_of(safe_load(p) if loaded is None else loaded, p)
     mapped = map_alphanet_keys(sd, supernet.space.max_depths)  # type: ignore[union-attr]
     ours = supernet.state_dict()
     name = supernet.space.name  # type: ignore[union-attr]

@@ -12,6 +12,7 @@ import io
 import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,8 @@ def export_onnx(model: nn.Module, resolution: int, path: str | os.PathLike[str],
     model = model.eval()
     dummy = torch.zeros(1, 3, resolution, resolution)
     buf = io.BytesIO()
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
         torch.onnx.export(model, (dummy,), buf, dynamo=False, opset_version=opset, input_names=[INPUT_NAME],
                           output_names=[OUTPUT_NAME], do_constant_folding=True)
     Path(path).write_bytes(buf.getvalue())
@@ -96,7 +98,7 @@ def _supernet_from_weights(space: SearchSpace, weights: Any, num_classes: int | 
     sd = obj.get("state_dict", obj) if isinstance(obj, dict) else None
     if isinstance(sd, dict) and is_alphanet_state_dict(sd):
         net = Supernet(space, num_classes or space.num_classes)
-        load_alphanet_checkpoint(path, net)
+        load_alphanet_checkpoint(path, net, loaded=obj)
         return net, {"source": "alphanet", **info, "license": "CC BY-NC 4.0 (derived from the official AlphaNet "
                      "weights): non-commercial use only, with attribution"}
     raise ExportError(f"{path} is neither an edgenas supernet.pt nor an AlphaNet checkpoint; pass the file "
