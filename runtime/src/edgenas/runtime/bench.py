@@ -58,7 +58,7 @@ def time_infer(backend: Backend, x: np.ndarray, runs: int, warmup: int) -> np.nd
     return ns / 1e6
 
 
-def latency_stats(ms: np.ndarray) -> dict[str, float]:
+def latency_stats(ms: np.ndarray) -> dict[str, Any]:
     p50, p90, p99 = np.percentile(ms, [50, 90, 99])
     mean = float(ms.mean())
     return {

@@ -129,9 +129,9 @@ def create_bundle(onnx: Path, out: Path, *, input_size: tuple[int, int] | None =
     _check_out(out, force)
     in_spec, out_specs, layout = _probe_onnx(onnx, input_size)
     mean_px, std_px = _normalization(mean, std, norm_scale)
-    pre = Preprocessing(size_hw=(in_spec.shape[2], in_spec.shape[3]) if layout == "NCHW" else in_spec.shape[1:3],
-                        mean_pixel=mean_px, std_pixel=std_px, color_order=color_order, layout=layout,  # type: ignore[arg-type]
-                        resize=resize)
+    h, w = (in_spec.shape[2], in_spec.shape[3]) if layout == "NCHW" else (in_spec.shape[1], in_spec.shape[2])
+    pre = Preprocessing(size_hw=(h, w), mean_pixel=mean_px, std_pixel=std_px,  # type: ignore[arg-type]
+                        color_order=color_order, layout=layout, resize=resize)
     n_out = out_specs[0].shape[-1] if out_specs[0].shape else 0
     classes = _read_labels(labels, n_out) if labels else []
     config = {"onnx": str(onnx), "input_size": input_size, "mean": mean, "std": std, "norm_scale": norm_scale,
