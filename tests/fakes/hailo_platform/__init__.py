@@ -13,7 +13,6 @@ The fake device is set by environment variables, read when a VDevice/Device open
 from hailo_platform.pyhailort.pyhailort import (
     HEF,
     AsyncInferJob,
-    ConfiguredInferModel,
     Device,
     FormatOrder,
     FormatType,
@@ -22,12 +21,13 @@ from hailo_platform.pyhailort.pyhailort import (
     HailoRTStreamAbortedByUser,
     HailoSchedulingAlgorithm,
     HailoStreamInterface,
-    InferModel,
     VDevice,
 )
 
 __version__ = "4.23.0"
 
-__all__ = ["HEF", "AsyncInferJob", "ConfiguredInferModel", "Device", "FormatOrder", "FormatType",
-           "HailoCommunicationClosedException", "HailoRTException", "HailoRTStreamAbortedByUser",
-           "HailoSchedulingAlgorithm", "HailoStreamInterface", "InferModel", "VDevice", "__version__"]
+# The real top level exports these (and more: vstream API, Mipi*, power measurement) but not
+# InferModel / ConfiguredInferModel, which live in hailo_platform.pyhailort.pyhailort.
+__all__ = ["HEF", "AsyncInferJob", "Device", "FormatOrder", "FormatType", "HailoCommunicationClosedException",
+           "HailoRTException", "HailoRTStreamAbortedByUser", "HailoSchedulingAlgorithm", "HailoStreamInterface",
+           "VDevice", "__version__"]
