@@ -4,7 +4,8 @@ Models (built with ``onnx.helper``, no torch; deterministic weights):
 
 * ``make_onnx(path, **kw) -> Path`` (function): writes a tiny image classifier
   ``input -> Conv3x3(3->4)+ReLU -> GlobalAveragePool -> Flatten -> Gemm -> logits``.
-  Keywords: ``size_hw=(16, 16)``, ``classes=5``, ``input_name="input"``, ``output_name="logits"``,
+  Keywords: ``size_hw=(16, 16)`` (strings such as ``("H", "W")`` make dynamic dims), ``classes=5``,
+  ``input_name="input"``, ``output_name="logits"``,
   ``batch=1`` (an int, or a string such as ``"N"`` for a dynamic batch dim), ``layout="NCHW"``
   (``"NHWC"`` adds a Transpose in front), ``seed=0``.
 * ``tiny_onnx`` (session): the path of ``make_onnx`` with the defaults (1x3x16x16 float32 in,
@@ -42,7 +43,7 @@ FAKE_MODULES = ("hailo_platform", "hailo_sdk_client", "hailo_model_optimization"
 
 
 def build_tiny_onnx(
-    path: Path, *, size_hw: tuple[int, int] = (16, 16), classes: int = 5, input_name: str = "input",
+    path: Path, *, size_hw: tuple[int | str, int | str] = (16, 16), classes: int = 5, input_name: str = "input",
     output_name: str = "logits", batch: int | str = 1, layout: str = "NCHW", seed: int = 0,
 ) -> Path:
     import onnx
