@@ -170,7 +170,7 @@ def create_bundle(onnx: Path, out: Path, *, input_size: tuple[int, int] | None =
 def create_cmd(onnx: Path, out: Path, input_size: tuple[int, int] | None, mean: tuple[float, ...] | None,
                std: tuple[float, ...] | None, norm_scale: str, color_order: str, resize: str, labels: Path | None,
                name: str | None, force: bool) -> None:
-    """Wrap an ONNX image classifier (e.g. MobileNetV2) into a bundle."""
+    """Wrap an ONNX image classifier (such as MobileNetV2) into a bundle."""
     b = create_bundle(onnx, out, input_size=input_size or None, mean=mean or None, std=std or None,
                       norm_scale=norm_scale, color_order=color_order, labels=labels, name=name, resize=resize,
                       force=force)
