@@ -167,3 +167,9 @@ def test_hef_bundle_without_hailort_exits_1(tiny_hef_bundle: Any, no_hailo_sdk: 
                "--report", str(tmp_path / "r.json"))
     assert res.exit_code == 1 and "error:" in res.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+def test_report_path_that_is_a_directory_is_bad_usage(tiny_bundle: Any, tmp_path: Path) -> None:
+    res = _run("--bundle", str(tiny_bundle.root), "--source", "synthetic", "--duration", "1", "--report",
+               str(tmp_path))
+    assert res.exit_code == 2 and "directory" in res.output

@@ -114,7 +114,7 @@ def test_latency_stats_stay_bounded_and_are_right() -> None:
     stats = LatencyStats()
     for i in range(50_000):
         stats.add(float(i % 1000))
-    assert len(stats._reservoir) == RESERVOIR_SIZE and len(stats.interval) <= 8192
+    assert stats._reservoir.size == RESERVOIR_SIZE and len(stats.interval) <= 8192
     s = stats.summary()
     assert s["mean_ms"] == pytest.approx(499.5)
     assert s["min_ms"] == 0 and s["max_ms"] == 999
@@ -164,3 +164,11 @@ def test_metrics_endpoint_scrape(tiny_bundle: Any) -> None:
 def test_metrics_port_in_use_is_a_config_error() -> None:
     with MetricsServer(dict, port=0) as first, pytest.raises(ConfigError, match="--metrics-port"):
         MetricsServer(dict, port=first.port)
+
+
+def test_reservoir_samples_the_whole_run_not_just_the_end() -> None:
+    stats = LatencyStats()
+    for v in [1.0] * 20_000 + [3.0] * 20_000:
+        stats.add(v)
+    kept = stats._reservoir
+    assert 0.4 < float((kept == 1.0).mean()) < 0.6 and set(np.unique(kept)) == {1.0, 3.0}

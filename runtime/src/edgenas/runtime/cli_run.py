@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -38,10 +39,13 @@ def stop_on_signals(live: LiveRun) -> Iterator[None]:
         yield
         return
 
+    received: list[str] = []
+
     def handler(signum: int, frame: Any) -> None:
         name = signal.Signals(signum).name
-        if live.stop_reason is not None:
-            raise KeyboardInterrupt(f"second {name} while stopping")
+        if received:
+            raise KeyboardInterrupt(f"second signal ({name}) while stopping")
+        received.append(name)
         log.info("%s received: stopping after the current frame", name)
         live.stop(name)
 
@@ -57,6 +61,15 @@ def _resolve_backend(name: str, model_format: str) -> str:
     if name == "auto":
         return "hailort" if model_format == "hef" else "onnxruntime"
     return name
+
+
+def _check_report_path(path: Path) -> None:
+    """Fail before the run, not after it, when the summary could not be written."""
+    if path.is_dir():
+        raise click.BadParameter(f"{path} is a directory; name a file", param_hint="--report")
+    parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"cannot write into {parent}; choose a writable location", param_hint="--report")
 
 
 def _emit(as_json: bool) -> Any:
@@ -109,8 +122,8 @@ def run(bundle_dir: Path, source_spec: str, duration: float | None, report_path:
     """
     if reconnect_max_backoff < reconnect_backoff:
         raise click.BadParameter("must be >= --reconnect-backoff", param_hint="--reconnect-max-backoff")
-    if report_path is not None and report_path.is_dir():
-        raise click.BadParameter(f"{report_path} is a directory; name a file", param_hint="--report")
+    if report_path is not None:
+        _check_report_path(report_path)
     bundle = load_bundle(bundle_dir)
     resolved = _resolve_backend(backend_name, bundle.manifest.model_format)
     if threads is not None and resolved != "onnxruntime":

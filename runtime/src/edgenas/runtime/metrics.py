@@ -47,8 +47,7 @@ class LatencyStats:
         self.total_sq = 0.0
         self.min = float("inf")
         self.max = 0.0
-        self._size = reservoir_size
-        self._reservoir: list[float] = []
+        self._reservoir = np.empty(reservoir_size, dtype=np.float64)  # allocated once: memory stays flat
         self._rng = random.Random(seed)
         self.interval: collections.deque[float] = collections.deque(maxlen=INTERVAL_CAP)
 
@@ -59,11 +58,12 @@ class LatencyStats:
         self.min = min(self.min, ms)
         self.max = max(self.max, ms)
         self.interval.append(ms)
-        if len(self._reservoir) < self._size:
-            self._reservoir.append(ms)
+        size = self._reservoir.size
+        if self.count <= size:
+            self._reservoir[self.count - 1] = ms
         else:
             j = self._rng.randrange(self.count)
-            if j < self._size:
+            if j < size:
                 self._reservoir[j] = ms
 
     def take_interval(self, prefix: str = "") -> dict[str, float | None]:
@@ -73,7 +73,8 @@ class LatencyStats:
         return out
 
     def summary(self, prefix: str = "") -> dict[str, float | None]:
-        out: dict[str, float | None] = dict(percentiles(self._reservoir, prefix))
+        kept = self._reservoir[: min(self.count, self._reservoir.size)]
+        out: dict[str, float | None] = dict(percentiles(kept, prefix))
         if self.count:
             mean = self.total / self.count
             var = max(self.total_sq / self.count - mean * mean, 0.0)
