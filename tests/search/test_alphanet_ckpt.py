@@ -249,6 +249,15 @@ def test_exported_a0_reproduces_reference_logits(official, tmp_path):
     assert np.abs(got - ref).max() <= 1e-4
 
 
+def test_zip_format_with_foreign_objects_is_read_safely(tmp_path):
+    path = tmp_path / "small.pt"
+    torch.save({"state_dict": {"w": torch.ones(2, dtype=torch.float16)}, "extra": Trap()}, path)
+    TRAPPED.clear()
+    obj = safe_load(path)
+    assert TRAPPED == [] and type(obj["extra"]).__name__ == "Skipped"
+    assert obj["state_dict"]["w"].dtype == torch.float16
+
+
 def _save_variant(path, sd):
     torch.save({"state_dict": sd}, path)
     return path
