@@ -5,6 +5,9 @@
 #   EDGENAS_HAILO_CHECK               auto (default: check when the device node exists) | require | off
 #   EDGENAS_HAILO_DEVICE              device node (default /dev/hailo0)
 #   EDGENAS_HAILO_DRIVER_VERSION_FILE driver version (default /sys/module/hailo_pci/version)
+#   EDGENAS_REQUIRE                   names of settings that must be non-empty (compose.yaml's runtime service
+#                                     uses it: compose interpolates every service, so `${VAR:?}` there would
+#                                     also stop `docker compose run compile ...`)
 set -eu
 mode="${EDGENAS_HAILO_CHECK:-auto}"
 dev="${EDGENAS_HAILO_DEVICE:-/dev/hailo0}"
@@ -26,6 +29,14 @@ check_hailo() {
     "Rebuild the image with hailort-$drv-cp311-*.whl in vendor/, or install hailort-drivers v$lib on the host."
   echo "edgenas: Hailo device $dev, driver $drv = HailoRT $lib" >&2
 }
+
+for name in ${EDGENAS_REQUIRE:-}; do
+  case "$name" in ''|[0-9]*|*[!A-Za-z0-9_]*) fail "EDGENAS_REQUIRE: '$name' is not a variable name." ;; esac
+  eval "value=\${$name:-}"
+  # shellcheck disable=SC2154  # value is set by eval
+  [ -n "$value" ] || fail "$name is not set: set it in the environment (e.g. $name=... docker compose up runtime);" \
+    "docs/containers.md lists the settings."
+done
 
 case "$mode" in
   off) ;;
