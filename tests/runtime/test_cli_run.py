@@ -46,7 +46,7 @@ def test_synthetic_run_writes_a_report(tiny_bundle: Any, tmp_path: Path) -> None
 
 def test_json_lines_on_stdout(tiny_bundle: Any) -> None:
     res = _run("--bundle", str(tiny_bundle.root), "--source", "synthetic:fps=100", "--duration", "0.7",
-               "--report-interval", "0.1", "--json")
+               "--report-interval", "0.1", "--json", "--prepare-in-capture")
     assert res.exit_code == 0, res.output
     lines = [json.loads(line) for line in res.stdout.splitlines()]
     assert len(lines) >= 3

@@ -172,3 +172,37 @@ def test_reservoir_samples_the_whole_run_not_just_the_end() -> None:
         stats.add(v)
     kept = stats._reservoir
     assert 0.4 < float((kept == 1.0).mean()) < 0.6 and set(np.unique(kept)) == {1.0, 3.0}
+
+
+class _ThreadRecordingBackend(FakeBackend):
+    def prepare(self, frame_bgr: np.ndarray) -> np.ndarray:
+        self.prepare_threads = getattr(self, "prepare_threads", set()) | {threading.current_thread().name}
+        if frame_bgr.shape[0] == 0:
+            raise ValueError("empty frame")
+        return frame_bgr[None]
+
+
+@pytest.mark.parametrize(("in_capture", "thread"), [(True, "edgenas-capture"), (False, "MainThread")])
+def test_prepare_runs_where_configured(tiny_bundle: Any, in_capture: bool, thread: str) -> None:
+    backend = _ThreadRecordingBackend(tiny_bundle, delay_s=0.002)
+    live = LiveRun(backend, SyntheticSource((16, 16), frames=60),
+                   LiveConfig(report_interval_s=5, prepare_in_capture=in_capture))
+    s = live.run()
+    assert backend.prepare_threads == {thread}
+    assert s["captured"] == 60 and _counters_consistent(s) and s["prepare_mean_ms"] is not None
+
+
+class _EmptyFrames(Source):
+    def read(self) -> np.ndarray | None:
+        return np.zeros((0, 4, 3), np.uint8)
+
+    def info(self) -> dict[str, Any]:
+        return {"kind": "empty"}
+
+
+@pytest.mark.parametrize("in_capture", [True, False])
+def test_prepare_failure_is_a_backend_error(tiny_bundle: Any, in_capture: bool) -> None:
+    live = LiveRun(_ThreadRecordingBackend(tiny_bundle), _EmptyFrames(),
+                   LiveConfig(duration_s=30, prepare_in_capture=in_capture))
+    with pytest.raises(BackendError, match="empty frame"):
+        live.run()

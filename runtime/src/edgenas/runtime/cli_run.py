@@ -102,6 +102,8 @@ def _emit(as_json: bool) -> Any:
               help="Seconds between periodic reports.")
 @click.option("--loop", is_flag=True, help="Rewind a video file at its end instead of stopping.")
 @click.option("--no-pace", is_flag=True, help="Read a video file as fast as it decodes, not at its own frame rate.")
+@click.option("--prepare-in-capture", is_flag=True,
+              help="Preprocess in the capture thread, overlapped with inference (for NPU backends with a free core).")
 @click.option("--reconnect-tries", type=click.IntRange(min=0), default=5, show_default=True,
               help="Reconnect attempts when a network stream drops, before giving up (exit 1).")
 @click.option("--reconnect-backoff", type=click.FloatRange(min=0), default=0.5, show_default=True,
@@ -114,7 +116,7 @@ def _emit(as_json: bool) -> Any:
               help="Address for --metrics-port; 0.0.0.0 exposes it to the network.")
 def run(bundle_dir: Path, source_spec: str, duration: float | None, report_path: Path | None, as_json: bool,
         backend_name: str, threads: int | None, report_interval: float, loop: bool, no_pace: bool,
-        reconnect_tries: int, reconnect_backoff: float, reconnect_max_backoff: float,
+        prepare_in_capture: bool, reconnect_tries: int, reconnect_backoff: float, reconnect_max_backoff: float,
         metrics_port: int | None, metrics_host: str) -> None:
     """Run a bundle live: capture beside inference, newest frame only, periodic reports, final summary.
 
@@ -135,7 +137,8 @@ def run(bundle_dir: Path, source_spec: str, duration: float | None, report_path:
         source = stack.enter_context(open_source(
             source_spec, size_hw=bundle.manifest.preprocessing.size_hw, loop=loop, pace=not no_pace,
             reconnect=policy))
-        live = LiveRun(backend, source, LiveConfig(duration, report_interval), on_report=_emit(as_json))
+        config = LiveConfig(duration, report_interval, prepare_in_capture)
+        live = LiveRun(backend, source, config, on_report=_emit(as_json))
         if metrics_port is not None:
             stack.enter_context(MetricsServer(live.snapshot, metrics_port, metrics_host))
         with stop_on_signals(live):

@@ -2,7 +2,9 @@
 
 A capture thread reads the source as fast as it delivers and puts each frame into a single
 slot. A frame that is overwritten before inference took it counts as *dropped*; nothing queues.
-The calling thread waits for a new frame, prepares it, runs the model, and records the
+The calling thread waits for a new frame, prepares it (``Backend.prepare``; with
+``LiveConfig.prepare_in_capture`` the capture thread does that instead, overlapped with
+inference), runs the model, and records the
 model-only inference time (``p50_ms`` …, comparable with ``edgenas bench``) and the frame age at
 the result (capture to output, ``e2e_p50_ms`` …). Counters always satisfy
 ``frames + dropped == captured`` at the end (a frame still in the slot at the stop is dropped).
@@ -36,14 +38,14 @@ class FrameSlot:
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._item: tuple[np.ndarray, float] | None = None
+        self._item: tuple[Any, float] | None = None
         self.captured = 0
         self.dropped = 0
         self.closed = False
         self.end_reason: str | None = None
         self.error: BaseException | None = None
 
-    def put(self, frame: np.ndarray, t_capture: float) -> None:
+    def put(self, frame: Any, t_capture: float) -> None:
         with self._cond:
             if self._item is not None:
                 self.dropped += 1
@@ -51,7 +53,7 @@ class FrameSlot:
             self.captured += 1
             self._cond.notify()
 
-    def take(self, timeout: float) -> tuple[np.ndarray, float] | None:
+    def take(self, timeout: float) -> tuple[Any, float] | None:
         """The newest frame and its capture time, or None after ``timeout`` or once closed and empty."""
         with self._cond:
             if self._item is None and not self.closed:
@@ -77,6 +79,10 @@ class FrameSlot:
 class LiveConfig:
     duration_s: float | None = None  # None: until the source ends or a stop is requested
     report_interval_s: float = 1.0
+    # Prepare (resize, normalize) in the capture thread, overlapped with inference (which releases the GIL
+    # in ONNX Runtime and HailoRT). Helps when a core is free (an NPU does the inference); costs CPU when
+    # frames arrive faster than the model takes them (dropped frames were prepared for nothing).
+    prepare_in_capture: bool = False
 
 
 class LiveRun:
@@ -114,7 +120,12 @@ class LiveRun:
                 if frame is None:
                     self.slot.close("source ended")
                     return
-                self.slot.put(frame, time.perf_counter())
+                t_capture = time.perf_counter()
+                if self.config.prepare_in_capture:
+                    x = self._prepare(frame)
+                    self.slot.put((x, (time.perf_counter() - t_capture) * 1e3), t_capture)
+                else:
+                    self.slot.put((frame, None), t_capture)
         except BaseException as exc:  # handed to the inference thread, which re-raises it
             self.slot.close("source failed", error=exc)
         finally:
@@ -158,25 +169,35 @@ class LiveRun:
             log.info("the source ended after %d frames; stopping", self.slot.captured)
         return self.summary()
 
-    def _process(self, frame: np.ndarray, t_capture: float) -> None:
-        t0 = time.perf_counter()
+    def _prepare(self, frame: np.ndarray) -> np.ndarray:
         try:
-            x = self.backend.prepare(frame)
-            t1 = time.perf_counter()
+            return self.backend.prepare(frame)
+        except EdgeNasError:
+            raise
+        except Exception as exc:
+            raise BackendError(f"preparing a frame for {self.backend.name} failed: {type(exc).__name__}: {exc}") from exc
+
+    def _process(self, item: tuple[np.ndarray, float | None], t_capture: float) -> None:
+        t0 = time.perf_counter()
+        x, prepare_ms = item
+        if prepare_ms is None:
+            x = self._prepare(x)
+        t1 = time.perf_counter()
+        try:
             outputs = self.backend.infer(x)
-            t2 = time.perf_counter()
         except EdgeNasError:
             raise
         except Exception as exc:
             raise BackendError(f"inference failed on frame {self.frames + 1} ({self.backend.name}): "
                                f"{type(exc).__name__}: {exc}") from exc
+        t2 = time.perf_counter()
         top = self._top_class(outputs)
         with self._lock:
             if not self.frames:
                 self._t_first = t0
             self._t_last = t2
             self.frames += 1
-            self.prepare_total_ms += (t1 - t0) * 1e3
+            self.prepare_total_ms += (t1 - t0) * 1e3 if prepare_ms is None else prepare_ms
             self.infer_ms.add((t2 - t1) * 1e3)
             self.age_ms.add((t2 - t_capture) * 1e3)
             self.top = top
