@@ -16,6 +16,7 @@ In one run, on a generated model of a few ms (ONNX Runtime CPU, 1 intra-op threa
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import threading
@@ -96,25 +97,36 @@ def overhead(bundle: Bundle, duration: float, rounds: int) -> dict[str, Any]:
     runs = max(100, int(duration * probe["fps"]))  # a bare segment as long as a live one
     rows: list[dict[str, Any]] = []
     for r in range(rounds):
+        c0 = time.process_time()
         b = measure_latency(backend, runs=runs, warmup=10)
+        c1 = time.process_time()
         capture = 2.0 * float(b["fps"])  # frames arrive twice as fast as the model takes them
         s = live_fps(backend, duration, capture)
+        c2 = time.process_time()
         s_free = live_fps(backend, duration, None)  # capture unthrottled: the worst case for the CPU
         rows.append({"bare_fps": float(b["fps"]), "bare_p50_ms": b["p50_ms"], "live_fps": float(s["fps"]),
                      "live_p50_ms": s["p50_ms"], "live_dropped": s["dropped"], "capture_fps": capture,
-                     "live_unthrottled_fps": float(s_free["fps"]), "unthrottled_dropped": s_free["dropped"]})
+                     "live_unthrottled_fps": float(s_free["fps"]), "unthrottled_dropped": s_free["dropped"],
+                     # CPU time of the whole process per inferred frame (all threads, capture included):
+                     "bare_cpu_ms_per_frame": (c1 - c0) * 1e3 / (runs + 10),
+                     "live_cpu_ms_per_frame": (c2 - c1) * 1e3 / max(s["frames"], 1)})
         row = rows[-1]
-        print(f"  round {r + 1:2d}/{rounds}: bare {row['bare_fps']:7.1f} fps (p50 {b['p50_ms']:.3f} ms) | live "
-              f"{row['live_fps']:7.1f} fps (p50 {s['p50_ms']:.3f} ms, capture {capture:.0f}/s, dropped {s['dropped']})"
-              f" | ratio {row['live_fps'] / row['bare_fps']:.3f} | unthrottled capture {row['live_unthrottled_fps']:7.1f}"
-              f" fps", flush=True)
+        print(f"  round {r + 1:2d}/{rounds}: bare {row['bare_fps']:7.1f} fps (p50 {b['p50_ms']:.3f} ms, "
+              f"{row['bare_cpu_ms_per_frame']:.3f} CPU ms/frame) | live {row['live_fps']:7.1f} fps (p50 "
+              f"{s['p50_ms']:.3f} ms, {row['live_cpu_ms_per_frame']:.3f} CPU ms/frame, capture {capture:.0f}/s, "
+              f"dropped {s['dropped']}) | ratio {row['live_fps'] / row['bare_fps']:.3f} | unthrottled capture "
+              f"{row['live_unthrottled_fps']:7.1f} fps", flush=True)
     backend.close()
     med = statistics.median
     return {"rows": rows, "runs_per_bare_segment": runs, "live_segment_s": duration, "rounds": rounds,
             "bare_fps_median": med(r["bare_fps"] for r in rows), "live_fps_median": med(r["live_fps"] for r in rows),
             "live_unthrottled_fps_median": med(r["live_unthrottled_fps"] for r in rows),
             "ratio_median": med(r["live_fps"] / r["bare_fps"] for r in rows),
-            "ratio_unthrottled_median": med(r["live_unthrottled_fps"] / r["bare_fps"] for r in rows)}
+            "ratio_unthrottled_median": med(r["live_unthrottled_fps"] / r["bare_fps"] for r in rows),
+            "bare_cpu_ms_per_frame_median": med(r["bare_cpu_ms_per_frame"] for r in rows),
+            "live_cpu_ms_per_frame_median": med(r["live_cpu_ms_per_frame"] for r in rows),
+            "cpu_ratio_median": med(r["bare_cpu_ms_per_frame"] / r["live_cpu_ms_per_frame"] for r in rows),
+            "load_average_1m": os.getloadavg()[0], "cpu_count": os.cpu_count()}
 
 
 def rss_mb() -> float:
@@ -193,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"    medians: bare backend {over['bare_fps_median']:.1f} fps | live pipeline {over['live_fps_median']:.1f}"
           f" fps | live/bare (median of pairs) {over['ratio_median']:.3f} (goal >= 0.95) | unthrottled capture "
           f"{over['live_unthrottled_fps_median']:.1f} fps, ratio {over['ratio_unthrottled_median']:.3f}")
+    print(f"    CPU per frame: bare {over['bare_cpu_ms_per_frame_median']:.3f} ms | live "
+          f"{over['live_cpu_ms_per_frame_median']:.3f} ms | bare/live {over['cpu_ratio_median']:.3f} | load average "
+          f"{over['load_average_1m']:.1f} on {over['cpu_count']} CPUs (a shared machine makes wall-clock FPS noisy)")
     print(f"(b) memory: live loop {args.memory_duration:g} s, 640x480 frames, inference slower than capture")
     mem = memory(bundle, args.memory_duration, args.sample_every)
     print(f"    RSS start {mem['rss_start_mb']:.1f} MB | end {mem['rss_end_mb']:.1f} MB | max {mem['rss_max_mb']:.1f} MB"
