@@ -32,11 +32,12 @@ RUN pip install -r /tmp/req/compile.txt
 COPY vendor/README.md vendor/hailo_dataflow_compiler-3.*.whl vendor/hailort-*.whl /tmp/vendor/
 # The DFC's pygraphviz dependency builds from source: compilers and graphviz headers here, the graphviz
 # libraries in the final stage (listed in /opt/final-apt.txt). Our pins stay: the lock is a constraint.
+# DL3008 (apt versions unpinned): bookworm's point releases replace these versions on the mirror; pins would break.
 # hadolint ignore=DL3008
 RUN : > /opt/final-apt.txt; \
     if [ "$DFC" != off ] && ls /tmp/vendor/hailo_dataflow_compiler-3.*.whl >/dev/null 2>&1; then \
       dev=$(python3 -c 'import os, sysconfig; print("" if os.path.exists(sysconfig.get_paths()["include"] + "/Python.h") else "python3-dev")'); \
-      apt-get update && apt-get install -y --no-install-recommends build-essential graphviz libgraphviz-dev $dev \
+      apt-get update && apt-get install -y --no-install-recommends build-essential graphviz libgraphviz-dev ${dev:+"$dev"} \
       && rm -rf /var/lib/apt/lists/* && echo graphviz > /opt/final-apt.txt; \
     fi; \
     install-vendor-wheels.sh "$DFC" DFC /tmp/req/compile.txt /tmp/vendor 'hailo_dataflow_compiler-3.*.whl'; \
@@ -54,18 +55,19 @@ LABEL org.opencontainers.image.title="edgenas-compile" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /opt/final-apt.txt /opt/final-apt.txt
+# DL3008: as above (graphviz from bookworm; empty list without the DFC).
 # hadolint ignore=DL3008
 RUN if [ -s /opt/final-apt.txt ]; then \
       apt-get update && xargs apt-get install -y --no-install-recommends < /opt/final-apt.txt \
       && rm -rf /var/lib/apt/lists/*; \
     fi; \
     useradd --create-home --uid 1000 --user-group edgenas; \
-    mkdir -p /runs && chown edgenas:edgenas /runs
+    mkdir -p /runs && chown 1000:1000 /runs
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
     PIP_CERT=/etc/ssl/certs/ca-certificates.crt SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
     REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
-USER edgenas
+USER 1000:1000
 WORKDIR /runs
 ENTRYPOINT ["edgenas"]
 CMD ["compile", "--help"]

@@ -27,4 +27,5 @@ resolve() {  # resolve NAME "PIP OPTIONS" -> NAME.txt
 }
 
 resolve runtime ""
+resolve search ""
 resolve compile "--python-version 3.10 $x86 --target /tmp/t"

@@ -49,13 +49,13 @@ RUN arch=$(dpkg --print-architecture); \
     done; \
     rm -rf /tmp/vendor; \
     useradd --create-home --uid 1000 --user-group edgenas; \
-    mkdir -p /runs /bundles && chown edgenas:edgenas /runs /bundles
+    mkdir -p /runs /bundles && chown 1000:1000 /runs /bundles
 COPY --from=build /opt/venv /opt/venv
 COPY docker/scripts/entrypoint.sh /usr/local/bin/edgenas-entrypoint
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
     PIP_CERT=/etc/ssl/certs/ca-certificates.crt SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
     REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
-USER edgenas
+USER 1000:1000
 WORKDIR /runs
 # No HEALTHCHECK here: most uses are one-shot commands (bundle validate, bench). compose.yaml checks the
 # long-running `edgenas run` service through its Prometheus /metrics endpoint.

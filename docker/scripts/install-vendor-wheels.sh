@@ -15,7 +15,7 @@ esac
 if [ "$mode" = off ]; then echo "install-vendor-wheels: $what: off" >&2; exit 0; fi
 wheels=""; missing=""
 for pattern in "$@"; do
-  # shellcheck disable=SC2086  # the pattern is a glob on purpose
+  # shellcheck disable=SC2046  # wheel file names have no spaces; splitting the list is the point
   set -- $(find "$dir" -maxdepth 1 -type f -name "$pattern" | sort)
   if [ $# -gt 1 ]; then
     echo "install-vendor-wheels: several files in vendor/ match $pattern ($*): keep exactly one" >&2; exit 1
