@@ -19,12 +19,15 @@ import os
 import pickle
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
 from edgenas.runtime.errors import ModelError
+
+if TYPE_CHECKING:
+    from edgenas.search.supernet import Supernet
 
 log = logging.getLogger(__name__)
 
@@ -168,17 +171,16 @@ def _state_dict_of(obj: Any, path: Path) -> dict[str, Tensor]:
     return obj
 
 
-def load_alphanet_checkpoint(path: str | os.PathLike[str], supernet: torch.nn.Module, *,
-                             loaded: Any = None) -> torch.nn.Module:
+def load_alphanet_checkpoint(path: str | os.PathLike[str], supernet: Supernet, *, loaded: Any = None) -> Supernet:
     """Copy the official checkpoint's weights and BN statistics into ``supernet`` (an alphanet ``Supernet``).
 
     ``loaded``: the object ``safe_load(path)`` already returned, to avoid reading the file twice.
     """
     p = Path(path)
     sd = _state_dict_of(safe_load(p) if loaded is None else loaded, p)
-    mapped = map_alphanet_keys(sd, supernet.space.max_depths)  # type: ignore[union-attr]
+    mapped = map_alphanet_keys(sd, supernet.space.max_depths)
     ours = supernet.state_dict()
-    name = supernet.space.name  # type: ignore[union-attr]
+    name = supernet.space.name
     for k, (orig, _) in mapped.items():
         if k in ours or _DEAD_SHORTCUT.match(k):
             continue  # dead identity-shortcut convs of non-first blocks are never used

@@ -48,8 +48,8 @@ def export_onnx(model: nn.Module, resolution: int, path: str | os.PathLike[str],
     buf = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
-        torch.onnx.export(model, (dummy,), buf, dynamo=False, opset_version=opset, input_names=[INPUT_NAME],
-                          output_names=[OUTPUT_NAME], do_constant_folding=True)
+        torch.onnx.export(model, (dummy,), buf, dynamo=False, opset_version=opset,  # type: ignore[arg-type]
+                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], do_constant_folding=True)
     Path(path).write_bytes(buf.getvalue())
     return verify_onnx(model, path, resolution, seed=seed) if verify else 0.0
 

@@ -10,7 +10,9 @@ head: 1x1 conv+BN+swish to ``final_expand_ratio`` x last width, global pool, 1x1
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -139,7 +141,7 @@ class Head(nn.Module):
         return torch.flatten(swish(self.feature_mix(self.pool(self.final_expand(x)))), 1)
 
 
-def build_layers(net: nn.Module, plan: NetPlan, shortcut_convs: list[list[bool]] | None = None) -> None:
+def build_layers(net: LayeredNet, plan: NetPlan, shortcut_convs: list[list[bool]] | None = None) -> None:
     """Add stem, blocks (ModuleList per stage), head and classifier to ``net`` (shared key layout)."""
     net.stem = ConvBn(3, plan.stem_c, plan.stem_kernel, plan.stem_stride)
     net.blocks = nn.ModuleList(
@@ -149,7 +151,23 @@ def build_layers(net: nn.Module, plan: NetPlan, shortcut_convs: list[list[bool]]
     net.classifier = nn.Linear(plan.head_c, plan.num_classes)
 
 
-class StaticNet(nn.Module):
+class LayeredNet(nn.Module):
+    """What ``StaticNet`` and ``Supernet`` share: the layers ``build_layers`` adds (typed for mypy)."""
+
+    stem: ConvBn
+    blocks: nn.ModuleList
+    head: Head
+    classifier: nn.Linear
+
+    def block(self, stage: int, index: int) -> MBBlock:
+        return cast(MBBlock, cast(nn.ModuleList, self.blocks[stage])[index])
+
+    def all_blocks(self) -> Iterator[MBBlock]:
+        for stage in self.blocks:
+            yield from cast(Iterable[MBBlock], stage)
+
+
+class StaticNet(LayeredNet):
     """A plain network for one architecture: exportable, no elastic logic, native resolution input."""
 
     def __init__(self, plan: NetPlan, arch: ArchConfig | None = None, space_name: str | None = None) -> None:
@@ -162,9 +180,8 @@ class StaticNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.stem(x)
-        for stage in self.blocks:
-            for block in stage:
-                x = block(x)
+        for block in self.all_blocks():
+            x = block(x)
         x = self.head(x)
         if self.training and self.dropout > 0:
             x = nn.functional.dropout(x, self.dropout, True)

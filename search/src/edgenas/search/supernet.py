@@ -26,7 +26,7 @@ from edgenas.search.ops import (
     swish,
 )
 from edgenas.search.spaces import SearchSpace
-from edgenas.search.static import BlockPlan, MBBlock, NetPlan, StaticNet, build_layers, build_plan
+from edgenas.search.static import BlockPlan, LayeredNet, MBBlock, NetPlan, StaticNet, build_layers, build_plan
 
 
 def _needs_shortcut_conv(space: SearchSpace, stage: int, index: int) -> bool:
@@ -38,7 +38,7 @@ def _needs_shortcut_conv(space: SearchSpace, stage: int, index: int) -> bool:
     return not (len(prev) == len(out) == 1 and prev == out)
 
 
-class Supernet(nn.Module):
+class Supernet(LayeredNet):
     """Weight-sharing supernet of ``space``; ``activate(arch)`` picks the subnet that ``forward`` runs."""
 
     def __init__(self, space: SearchSpace, num_classes: int | None = None, zero_init_residual: bool = True) -> None:
@@ -52,9 +52,8 @@ class Supernet(nn.Module):
         self.dropout = 0.0  # applied before the classifier, in training only
         self.drop_connect = 0.0  # on the residual branch of the last two stages, scaled by block position
         if zero_init_residual:
-            for stage in self.blocks:
-                for block in stage:
-                    nn.init.zeros_(block.project.bn.weight)
+            for block in self.all_blocks():
+                nn.init.zeros_(block.project.bn.weight)
         self._arch: ArchConfig = space.max_arch()
         self._plan: NetPlan = max_plan
 
@@ -104,7 +103,7 @@ class Supernet(nn.Module):
         for s, st in enumerate(plan.stages):
             for j, b in enumerate(st):
                 rate = self.drop_connect * (pos + j) / n_total if s >= len(plan.stages) - 2 else 0.0
-                x = self._block(self.blocks[s][j], b, x, rate)
+                x = self._block(self.block(s, j), b, x, rate)
             pos += len(self.max_plan.stages[s])
         x = elastic_conv_bn(self.head.final_expand, x, plan.final_c)
         x = swish(elastic_conv(self.head.feature_mix, F.adaptive_avg_pool2d(x, 1), plan.head_c))
