@@ -16,6 +16,9 @@ from edgenas.search.flops import count_flops_params
 from edgenas.search.spaces import load_space
 from edgenas.search.supernet import Supernet
 
+HAILO_FRIENDLY_OPS = {"Conv", "Add", "Mul", "Sigmoid", "HardSigmoid", "Relu", "AveragePool", "GlobalAveragePool",
+                      "Flatten", "Gemm"}
+
 
 def _run(*args: str):
     return CliRunner().invoke(cli, ["search", "export", *args])
@@ -41,6 +44,7 @@ def test_onnx_matches_pytorch(name, tmp_path, randomize_bn):
         export_onnx(model, arch.resolution, path, opset=11)
         m = onnx.load(str(path))
         assert m.opset_import[0].version == 11
+        assert {n.op_type for n in m.graph.node} <= HAILO_FRIENDLY_OPS
         assert [i.name for i in m.graph.input] == ["input"] and [o.name for o in m.graph.output] == ["logits"]
         dims = [d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim]
         assert dims == [1, 3, arch.resolution, arch.resolution]
@@ -79,6 +83,7 @@ def test_cli_export_tiny(tiny_arch, tmp_path):
     assert (a["macs"], a["params"]) == count_flops_params(space, arch, 10)
     assert a["weights"]["source"] == "random-init" and "alphanet_config" not in a
     assert b.artifact_path("calibration") is None
+    assert {n.op_type for n in onnx.load(str(b.model_path)).graph.node} <= HAILO_FRIENDLY_OPS  # no Identity
     assert m.preprocessing.mean_pixel == space.mean_pixel
     assert json.loads(r.stdout.strip().splitlines()[-1])["arch_id"] == arch.arch_id
 
@@ -107,6 +112,9 @@ def test_cli_export_our_checkpoint(tiny_arch, tmp_path, randomize_bn):
     assert r.exit_code == 0, r.output
     b = load_bundle(out)
     assert b.manifest.classes == ("a", "b", "c") and b.manifest.architecture["weights"]["source"] == "edgenas"
+    r = _run("--space", "tiny", "--arch", str(p), "--out", str(tmp_path / "b2"), "--weights", str(ckpt),
+             "--num-classes", "5")
+    assert r.exit_code == 1 and "3 output classes" in r.output and not (tmp_path / "b2").exists()
     net.activate(arch)
     x = torch.randn(1, 3, arch.resolution, arch.resolution)
     with torch.no_grad():

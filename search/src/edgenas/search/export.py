@@ -50,8 +50,32 @@ def export_onnx(model: nn.Module, resolution: int, path: str | os.PathLike[str],
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
         torch.onnx.export(model, (dummy,), buf, dynamo=False, opset_version=opset,  # type: ignore[arg-type]
                           input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], do_constant_folding=True)
-    Path(path).write_bytes(buf.getvalue())
+    Path(path).write_bytes(_without_constant_identities(buf.getvalue()))
     return verify_onnx(model, path, resolution, seed=seed) if verify else 0.0
+
+
+def _without_constant_identities(data: bytes) -> bytes:
+    """The TorchScript exporter de-duplicates equal folded constants through Identity nodes (common with
+    default BN init); give each its own initializer so the graph has only compute ops."""
+    import onnx
+
+    model = onnx.load_from_string(data)
+    g = model.graph
+    inits = {t.name: t for t in g.initializer}
+    keep = []
+    for node in g.node:
+        if node.op_type == "Identity" and node.input[0] in inits:
+            t = onnx.TensorProto()
+            t.CopyFrom(inits[node.input[0]])
+            t.name = node.output[0]
+            g.initializer.append(t)
+        else:
+            keep.append(node)
+    if len(keep) == len(g.node):
+        return data
+    del g.node[:]
+    g.node.extend(keep)
+    return model.SerializeToString()
 
 
 def verify_onnx(model: nn.Module, path: str | os.PathLike[str], resolution: int, seed: int = 0,
@@ -117,6 +141,9 @@ def build_subnet(space: SearchSpace, arch: ArchConfig, *, weights: Any = None, n
     space.validate(arch)
     torch.manual_seed(seed)
     supernet, record = _supernet_from_weights(space, weights, num_classes)
+    if num_classes is not None and supernet.num_classes != num_classes:
+        raise ExportError(f"the weights have {supernet.num_classes} output classes, not {num_classes}; drop "
+                          "--num-classes or pass a data set / checkpoint with matching classes")
     supernet.activate(arch)
     model = supernet.extract().eval()
     if recalibrate and dataset is not None:

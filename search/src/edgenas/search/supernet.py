@@ -82,7 +82,7 @@ class Supernet(LayeredNet):
 
     def extract(self) -> StaticNet:
         """A deep copy of the active subnet as a plain ``StaticNet`` (sliced weights and BN stats)."""
-        net = StaticNet(self._plan, self._arch, self.space.name)
+        net = StaticNet(self._plan, self._arch, self.space.name).to(self.stem.conv.weight.device)
         src = self.state_dict()
         sliced = {k: _slice_like(src[k], v).clone() for k, v in net.state_dict().items()}
         net.load_state_dict(sliced, strict=True)
