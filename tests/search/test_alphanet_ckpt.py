@@ -249,6 +249,28 @@ def test_exported_a0_reproduces_reference_logits(official, tmp_path):
     assert np.abs(got - ref).max() <= 1e-4
 
 
+A5_1 = {"resolution": 288, "width": [16, 16, 24, 32, 64, 112, 200, 216, 1984], "depth": [2, 3, 4, 3, 3, 5, 1],
+        "kernel_size": [3, 3, 5, 5, 3, 3, 3], "expand_ratio": [1, 4, 4, 4, 5, 6, 6]}
+BIG = {"resolution": 224, "width": [24, 24, 32, 40, 72, 120, 208, 224, 1984], "depth": [2, 4, 5, 6, 7, 6, 2],
+       "kernel_size": [5, 5, 3, 5, 5, 3, 5], "expand_ratio": [1, 6, 5, 6, 5, 6, 6]}
+
+
+@pytest.mark.parametrize("cfg", [A5_1, BIG], ids=["a5_1", "big"])
+def test_extracted_subnets_match_reference(official, alphanet_net, cfg):
+    """Other subnets (5x5 kernels, t = 5, max widths, 288 px) against the same reference, in PyTorch."""
+    from edgenas.search.arch import ArchConfig
+
+    path, sd = official
+    net = load_alphanet_checkpoint(path, alphanet_net)
+    net.activate(ArchConfig.from_dict(cfg))
+    r = cfg["resolution"]
+    x = torch.randn(1, 3, r, r, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        got, ref = net.extract().eval()(x), reference_forward(sd, cfg, x)
+    assert ref.abs().max() > 0.1
+    torch.testing.assert_close(got, ref, rtol=0, atol=1e-4)
+
+
 def test_zip_format_with_foreign_objects_is_read_safely(tmp_path):
     path = tmp_path / "small.pt"
     torch.save({"state_dict": {"w": torch.ones(2, dtype=torch.float16)}, "extra": Trap()}, path)
