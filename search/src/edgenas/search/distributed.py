@@ -62,7 +62,7 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     return torch.device("cpu")
 
 
-def init_from_env(device: str = "auto", timeout_s: float = 600.0) -> DistInfo:
+def init_from_env(device: str = "auto", timeout_s: float = 3600.0) -> DistInfo:
     """Join the process group torchrun describes; a plain single process when WORLD_SIZE is unset or 1."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:

@@ -98,14 +98,14 @@ class SoftKL(nn.Module):
         return loss
 
 
-DISTILL_LOSSES: dict[str, Callable[..., nn.Module]] = {
+DISTILL_LOSSES: dict[str, Callable[..., AdaptiveAlphaDivergence | SoftKL]] = {
     "alpha": AdaptiveAlphaDivergence,
     "kl": lambda **_: SoftKL(),
 }
 
 
 def make_distill_loss(kind: str, alpha_min: float = -1.0, alpha_max: float = 1.0,
-                      iw_clip: float = 5.0) -> nn.Module:
+                      iw_clip: float = 5.0) -> AdaptiveAlphaDivergence | SoftKL:
     if kind not in DISTILL_LOSSES:
         raise ConfigError(f"unknown distillation loss {kind!r}; use one of {', '.join(DISTILL_LOSSES)}")
     return DISTILL_LOSSES[kind](alpha_min=alpha_min, alpha_max=alpha_max, iw_clip=iw_clip)

@@ -26,6 +26,7 @@ from edgenas.search.arch import ArchConfig
 from edgenas.search.data import DatasetInfo, make_loader
 from edgenas.search.distributed import DistInfo, GlobalBatchSampler, all_mean, average_gradients
 from edgenas.search.losses import make_distill_loss, smoothed_cross_entropy
+from edgenas.search.supernet import Supernet
 from edgenas.search.train_config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,8 @@ log = logging.getLogger(__name__)
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Weight decay on conv / linear weights; none on BN parameters and biases (AlphaNet's rule)."""
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
@@ -79,13 +81,13 @@ def input_batches(loader: Iterable[tuple[torch.Tensor, torch.Tensor]], resolutio
         yield resize(x.to(device), resolution)
 
 
-def inherited_accuracy(supernet: nn.Module, arch: ArchConfig, calib: Iterable[Any], val: Iterable[Any],
+def inherited_accuracy(supernet: Supernet, arch: ArchConfig, calib: Iterable[Any], val: Iterable[Any],
                        calib_batches: int, device: torch.device) -> float:
     """Extract ``arch``, recalibrate its BN statistics on ``calib_batches`` batches, return val top-1."""
     from edgenas.search.calibrate import recalibrate_bn
 
-    supernet.activate(arch)  # type: ignore[operator]
-    net = supernet.extract().to(device)  # type: ignore[operator]
+    supernet.activate(arch)
+    net = supernet.extract().to(device)
     recalibrate_bn(net, input_batches(calib, arch.resolution, device), calib_batches)
     return top1(net, val, arch.resolution, device)
 
@@ -93,10 +95,10 @@ def inherited_accuracy(supernet: nn.Module, arch: ArchConfig, calib: Iterable[An
 class Trainer:
     """Trains ``supernet`` on ``train`` (a DatasetInfo at the space's largest resolution)."""
 
-    def __init__(self, cfg: TrainConfig, supernet: nn.Module, train: DatasetInfo, dist: DistInfo,
+    def __init__(self, cfg: TrainConfig, supernet: Supernet, train: DatasetInfo, dist: DistInfo,
                  micro_batches: int = 1) -> None:
         self.cfg, self.net, self.train_info, self.dist = cfg, supernet.to(dist.device), train, dist
-        self.space = supernet.space  # type: ignore[attr-defined]
+        self.space = supernet.space
         self.micro_batches = micro_batches
         for m in self.net.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -112,7 +114,8 @@ class Trainer:
         self.step = 0
 
     def sampler(self, epoch: int, skip: int = 0) -> GlobalBatchSampler:
-        return GlobalBatchSampler(len(self.train_info.dataset), self.cfg.batch_size, self.cfg.seed, epoch,
+        return GlobalBatchSampler(len(self.train_info.dataset),  # type: ignore[arg-type]
+                                  self.cfg.batch_size, self.cfg.seed, epoch,
                                   self.dist.rank, self.dist.world_size, skip)
 
     def step_archs(self, step: int) -> list[ArchConfig]:
@@ -123,7 +126,7 @@ class Trainer:
 
     def _sandwich(self, x: torch.Tensor, y: torch.Tensor, archs: list[ArchConfig], scale: float) -> list[float]:
         net, cfg = self.net, self.cfg
-        net.activate(archs[0])  # type: ignore[operator]
+        net.activate(archs[0])
         net.dropout, net.drop_connect = cfg.dropout, cfg.drop_connect
         logits = net(x)
         loss = smoothed_cross_entropy(logits, y, cfg.label_smoothing)
@@ -132,7 +135,7 @@ class Trainer:
         net.dropout, net.drop_connect = 0.0, 0.0
         kd = []
         for arch in archs[1:]:
-            net.activate(arch)  # type: ignore[operator]
+            net.activate(arch)
             (self.distill(net(x), teacher) * scale).backward()
             kd.append(float(self.distill.last_divergence))
         acc = float((teacher.argmax(1) == y).float().mean()) * 100.0
