@@ -206,3 +206,19 @@ def test_prepare_failure_is_a_backend_error(tiny_bundle: Any, in_capture: bool) 
                    LiveConfig(duration_s=30, prepare_in_capture=in_capture))
     with pytest.raises(BackendError, match="empty frame"):
         live.run()
+
+
+def test_stop_during_stream_reconnect_backoff_is_clean(tiny_bundle: Any) -> None:
+    from test_live_support import mjpeg_server
+
+    from edgenas.runtime.sources.base import ReconnectPolicy
+    from edgenas.runtime.sources.stream import StreamSource
+
+    with mjpeg_server(frames_per_connection=3, period_s=0.005) as server:
+        # Each connection gives 3 frames; then the server goes away and the source backs off for long.
+        source = StreamSource(server.url, ReconnectPolicy(tries=5, initial_s=30.0, max_s=60.0), timeout_s=2)
+        server.stop()
+        live = LiveRun(FakeBackend(tiny_bundle), source, LiveConfig(duration_s=0.5, report_interval_s=5))
+        s = live.run()  # neither waits through the backoff nor reports the interrupted reconnect as a fault
+    assert s["stop_reason"] == "duration" and _counters_consistent(s)
+    assert not live._thread.is_alive()

@@ -127,7 +127,10 @@ class LiveRun:
                 else:
                     self.slot.put((frame, None), t_capture)
         except BaseException as exc:  # handed to the inference thread, which re-raises it
-            self.slot.close("source failed", error=exc)
+            if self._stop.is_set():  # a failure while stopping (e.g. an interrupted reconnect) is no fault
+                log.debug("capture ended while stopping: %s", exc)
+            else:
+                self.slot.close("source failed", error=exc)
         finally:
             self.slot.close("stopped")
 
@@ -228,6 +231,7 @@ class LiveRun:
 
     def _shutdown(self) -> None:
         self._stop.set()
+        self.source.interrupt()
         self._thread.join(timeout=CAPTURE_JOIN_TIMEOUT_S)
         if self._thread.is_alive():
             log.warning("the capture thread did not stop within %.0f s (a read is blocked); leaving it",

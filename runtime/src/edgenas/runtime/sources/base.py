@@ -39,6 +39,9 @@ class Source(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the camera, file or connection."""
 
+    def interrupt(self) -> None:  # noqa: B027 - optional hook
+        """Called from another thread at a stop: cut short any wait inside ``read()`` (e.g. reconnect backoff)."""
+
     def __enter__(self) -> Source:
         return self
 

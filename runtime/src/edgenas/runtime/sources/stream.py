@@ -8,7 +8,7 @@ when every attempt fails, ``read()`` raises ``SourceError`` saying so.
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -37,11 +37,12 @@ class StreamSource(Source):
     kind = "stream"
 
     def __init__(self, url: str, reconnect: ReconnectPolicy | None = None, timeout_s: float = 5.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], object] | None = None) -> None:
         self.url = url
         self.policy = reconnect or ReconnectPolicy()
         self.timeout_ms = int(timeout_s * 1000)
-        self._sleep = sleep
+        self._interrupted = threading.Event()
+        self._sleep = sleep or self._interrupted.wait
         self.frames = 0
         self.reconnects = 0
         self._cap = self._open()
@@ -81,6 +82,8 @@ class StreamSource(Source):
         for attempt, delay in enumerate(self.policy.delays(), start=1):
             self.close()
             self._sleep(delay)
+            if self._interrupted.is_set():
+                raise SourceError(f"stream {redact(self.url)}: reconnecting was interrupted by the stop")
             waited += delay
             self._cap = self._open()
             frame = self._grab()
@@ -104,6 +107,9 @@ class StreamSource(Source):
                         height=int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
                         fps=float(self._cap.get(cv2.CAP_PROP_FPS)))
         return info
+
+    def interrupt(self) -> None:
+        self._interrupted.set()
 
     def close(self) -> None:
         if self._cap is not None:
