@@ -129,7 +129,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_sigterm_stops_cleanly_with_summary_and_metrics(tiny_bundle: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_cleanly_with_summary_and_metrics(tiny_bundle: Any, tmp_path: Path, sig: signal.Signals) -> None:
     report, port = tmp_path / "report.json", _free_port()
     edgenas = Path(sys.executable).with_name("edgenas")
     proc = subprocess.Popen(
@@ -142,14 +143,14 @@ def test_sigterm_stops_cleanly_with_summary_and_metrics(tiny_bundle: Any, tmp_pa
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
             metrics = resp.read().decode()
         assert "edgenas_frames_total" in metrics
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
     s = json.loads(report.read_text())
-    assert s["stop_reason"] == "SIGTERM" and s["frames"] > 0 and _consistent(s)
+    assert s["stop_reason"] == sig.name and s["frames"] > 0 and _consistent(s)
     assert json.loads(out.splitlines()[-1])["type"] == "summary"
 
 
