@@ -137,7 +137,10 @@ def lut(archs_files: tuple[str, ...], space_name: str, out: str, runs: int, warm
 @click.option("--space", "space_name", required=True)
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="One bundle per arch: OUT/<arch_id>/")
 @click.option("--num-classes", type=int, default=None)
-def export_archs(archs_files: tuple[str, ...], space_name: str, out: str, num_classes: int | None) -> None:
+@click.option("--calib", type=click.IntRange(min=0), default=64, show_default=True,
+              help="Random uint8 calibration images per bundle (`edgenas compile hef` needs some; 0: none).")
+def export_archs(archs_files: tuple[str, ...], space_name: str, out: str, num_classes: int | None,
+                 calib: int) -> None:
     """Export each architecture (untrained weights) as an ONNX bundle, for compiling and device benches."""
     from edgenas.search.latency.measure import export_for_latency
 
@@ -147,7 +150,7 @@ def export_archs(archs_files: tuple[str, ...], space_name: str, out: str, num_cl
         if (Path(out) / aid / "manifest.json").is_file():
             skipped += 1
             continue
-        export_for_latency(space, arch, Path(out) / aid, num_classes or space.num_classes)
+        export_for_latency(space, arch, Path(out) / aid, num_classes or space.num_classes, calib)
         done += 1
     _echo({"exported": done, "skipped": skipped, "out": out})
 

@@ -33,15 +33,18 @@ def predictor() -> None:
 @click.option("--macs/--no-macs", "use_macs", default=True, show_default=True, help="log-MACs as a feature.")
 @click.option("--params/--no-params", "use_params", default=False, show_default=True, help="log-params feature.")
 @click.option("--max-epochs", type=click.IntRange(min=1), default=1500, show_default=True)
+@click.option("--latency-column", default="latency_p50_ms", show_default=True,
+              help="Which measured figure to learn (latency_min_ms is robust on a CPU shared with other jobs).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.")
 def train(data_files: tuple[str, ...], space_name: str, target: str, out: str, seed: int, ensemble: int,
-          holdout: float, encoding: str, use_macs: bool, use_params: bool, max_epochs: int, overwrite: bool) -> None:
+          holdout: float, encoding: str, use_macs: bool, use_params: bool, max_epochs: int, latency_column: str,
+          overwrite: bool) -> None:
     """Train an MLP ensemble on measured latencies (log p50), with early stopping."""
     from edgenas.search.latency.train import train_command
 
     summary = train_command(list(data_files), space_name, target, Path(out), seed=seed, ensemble=ensemble,
                             holdout=holdout, encoding=encoding, use_macs=use_macs, use_params=use_params,
-                            max_epochs=max_epochs, overwrite=overwrite)
+                            max_epochs=max_epochs, overwrite=overwrite, latency_column=latency_column)
     click.echo(json.dumps(summary, sort_keys=True))
 
 

@@ -14,6 +14,7 @@ import io
 import logging
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,8 @@ def time_block(factory: Callable[[], Any], shape: tuple[int, ...], *, threads: i
     module = factory().eval()
     x = torch.randn(*shape)
     buf = io.BytesIO()
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(module, (x,), buf, opset_version=17, dynamo=False, input_names=["x"])
     sess = open_session(buf.getvalue(), threads)
     feed = {"x": x.numpy()}

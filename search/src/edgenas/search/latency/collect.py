@@ -17,7 +17,7 @@ from typing import Any
 from edgenas.search.latency.errors import LatencyError
 from edgenas.search.latency.targets import Target, hef_labels
 
-_STAT_KEYS = ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "fps")
+_STAT_KEYS = ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "fps")
 
 
 def bench_stats(doc: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -29,7 +29,9 @@ def bench_stats(doc: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 
 class BenchJsonTarget(Target):
-    """Reads BENCH_DIR/<arch_id>.json written on the device; labels from COMPILED/<arch_id>/ when given."""
+    """Reads BENCH_DIR/<arch_id>.json written on the device; the context label from the JSON's
+    ``backend_info.hef.multi_context`` (what the runtime's Hailo backend reports), or from the HEF in
+    COMPILED/<arch_id>/ when given."""
 
     needs = "none"
 
@@ -55,7 +57,11 @@ class BenchJsonTarget(Target):
         s = bench_stats(doc, str(p))
         self.backend_info = {k: doc[k] for k in ("backend", "device", "versions", "threads") if k in doc}
         row = {"latency_p50_ms": s["p50_ms"], "latency_p90_ms": s["p90_ms"], "latency_p99_ms": s["p99_ms"],
-               "latency_mean_ms": s["mean_ms"], "latency_std_ms": s["std_ms"], "fps": s["fps"]}
+               "latency_mean_ms": s["mean_ms"], "latency_std_ms": s["std_ms"], "latency_min_ms": s["min_ms"],
+               "fps": s["fps"]}
+        hef = (doc.get("backend_info") or {}).get("hef") or {}
+        if "multi_context" in hef:  # HailoBackend.info() reads it from the HEF on the device
+            row["multi_context"] = int(bool(hef["multi_context"]))
         if self.compiled is not None:
             from edgenas.runtime.bundle import load_bundle
 

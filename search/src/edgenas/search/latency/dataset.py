@@ -2,7 +2,9 @@
 
 Columns, in this order: ``arch_id``, ``resolution``, one ``gene_<name>`` column per gene of the
 space's chromosome (integer choice indices, ``SearchSpace.encode``), then ``LATENCY_COLUMNS``.
-``latency_p50_ms`` is the latency the predictor learns; the others say how spread it was.
+``latency_p50_ms`` is the latency the predictor learns by default; the others say how spread it
+was (``latency_min_ms``, the fastest run, is the robust choice on a CPU shared with other jobs:
+``edgenas search predictor train --latency-column latency_min_ms``).
 ``fps``, ``n_contexts`` and ``multi_context`` (0/1) are filled for Hailo targets and empty otherwise.
 
 Rows are appended one at a time by rewriting the file atomically (temp file + rename), so a killed
@@ -12,6 +14,7 @@ measurement leaves a valid CSV holding every row measured so far, never a half r
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -27,7 +30,7 @@ from edgenas.search.latency.errors import LatencyError
 
 GENE_PREFIX = "gene_"
 LATENCY_COLUMNS = ("latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_mean_ms", "latency_std_ms",
-                   "fps", "n_contexts", "multi_context", "macs", "params")
+                   "latency_min_ms", "fps", "n_contexts", "multi_context", "macs", "params")
 REQUIRED = ("arch_id", "resolution", "latency_p50_ms", "macs", "params")
 CSV_NAME = "latency.csv"
 METADATA_NAME = "metadata.json"
@@ -94,9 +97,19 @@ class LatencyData:
     def __len__(self) -> int:
         return len(self.arch_ids)
 
+    target_column: str = "latency_p50_ms"
+
     @property
     def latency_ms(self) -> np.ndarray:
-        return self.columns["latency_p50_ms"]
+        """The latency being predicted (``target_column``, p50 unless chosen otherwise)."""
+        return self.columns[self.target_column]
+
+    def with_target(self, column: str) -> LatencyData:
+        values = self.columns.get(column)
+        if values is None or not (np.isfinite(values).all() and (values > 0).all()):
+            raise LatencyError(f"the data set has no complete positive column {column!r}; choose one of "
+                               f"{[c for c in self.columns if c.startswith('latency_')]}")
+        return dataclasses.replace(self, target_column=column)
 
     @property
     def has_context_label(self) -> bool:
@@ -106,7 +119,8 @@ class LatencyData:
     def subset(self, index: np.ndarray) -> LatencyData:
         index = np.asarray(index, dtype=np.int64)
         return LatencyData(self.header, self.gene_names, [self.arch_ids[i] for i in index], self.genes[index],
-                           self.resolution[index], {k: v[index] for k, v in self.columns.items()})
+                           self.resolution[index], {k: v[index] for k, v in self.columns.items()},
+                           self.target_column)
 
 
 def _float(text: str, where: str) -> float:

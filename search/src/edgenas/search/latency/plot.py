@@ -11,7 +11,7 @@ from edgenas.runtime._io import atomic_write_bytes
 
 
 def scatter_png(path: str | Path, measured_ms: np.ndarray, predictions: Mapping[str, np.ndarray],
-                title: str) -> Path:
+                title: str, measured_label: str = "latency_p50_ms") -> Path:
     import io
 
     import matplotlib
@@ -33,7 +33,7 @@ def scatter_png(path: str | Path, measured_ms: np.ndarray, predictions: Mapping[
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
-    ax.set_xlabel("measured latency p50 (ms)")
+    ax.set_xlabel(f"measured {measured_label} (ms)")
     ax.set_ylabel("predicted latency (ms)")
     ax.set_title(title, fontsize=9)
     ax.legend(loc="upper left", fontsize=8)

@@ -22,7 +22,7 @@ import numpy as np
 from edgenas.runtime._io import atomic_directory, atomic_write_json
 from edgenas.search.latency.dataset import LatencyData
 from edgenas.search.latency.errors import PredictorError
-from edgenas.search.latency.features import FeatureConfig, encode_features
+from edgenas.search.latency.features import FeatureConfig, check_genes, encode_features
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
@@ -55,7 +55,7 @@ class Predictor:
     # -- prediction -------------------------------------------------------------------------
     def predict_genes(self, genes: np.ndarray, macs: np.ndarray | None = None,
                       params: np.ndarray | None = None) -> Prediction:
-        genes = np.asarray(genes, dtype=np.int64).reshape(len(genes), -1)
+        genes = check_genes(self.features, np.asarray(genes, dtype=np.int64).reshape(len(genes), -1))
         need = self.features.use_macs and macs is None or self.features.use_params and params is None
         if need:
             macs, params = self._costs(genes)
@@ -175,7 +175,7 @@ def train_predictor(data: LatencyData, features: FeatureConfig, *, space: str, t
         stats.append(st)
         log.info("member %d/%d: val loss %.4g after %d epochs", i + 1, ensemble, st["val_loss"], st["epochs"])
     meta = {"format_version": FORMAT_VERSION, "space": space, "target": target, "num_classes": num_classes,
-            "predicts": "latency_p50_ms", "y_transform": "log", "y_mean": y_mean, "y_std": y_std,
+            "predicts": data.target_column, "y_transform": "log", "y_mean": y_mean, "y_std": y_std,
             "ensemble": ensemble, "seed": seed, "regime_classifier": bool(classifiers),
             "mlp": {"hidden": settings.hidden, "layers": settings.layers}, "train_settings": asdict(settings),
             "n_train": len(data), "members": stats}

@@ -74,6 +74,9 @@ def sample_archs(space: Any, n: int, seed: int, *, num_classes: int, bins: int =
 
     if n < 1:
         raise LatencyError(f"--n must be >= 1, got {n}")
+    if n > space.size() - len(set(exclude)):
+        raise LatencyError(f"space {space.name!r} holds {space.size()} architectures ({len(set(exclude))} "
+                           f"excluded); it cannot give {n} distinct ones: ask for fewer with --n")
     rng = np.random.default_rng(seed)
     pool = candidate_pool(space, max(pool_factor * n, 50), rng, set(exclude))
     if len(pool) < n:

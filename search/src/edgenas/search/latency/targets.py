@@ -62,7 +62,7 @@ def make_target(name: str, **options: Any) -> Target:
 def _bench_columns(stats: dict[str, Any]) -> dict[str, Any]:
     return {"latency_p50_ms": stats["p50_ms"], "latency_p90_ms": stats.get("p90_ms"),
             "latency_p99_ms": stats.get("p99_ms"), "latency_mean_ms": stats.get("mean_ms"),
-            "latency_std_ms": stats.get("std_ms"), "fps": stats.get("fps")}
+            "latency_std_ms": stats.get("std_ms"), "latency_min_ms": stats.get("min_ms"), "fps": stats.get("fps")}
 
 
 class BenchTarget(Target):

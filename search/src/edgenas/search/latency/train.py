@@ -25,7 +25,7 @@ def split_holdout(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
 
 def train_command(data_files: list[str], space_name: str, target: str, out: Path, *, seed: int, ensemble: int,
                   holdout: float, encoding: str, use_macs: bool, use_params: bool, max_epochs: int,
-                  overwrite: bool) -> dict[str, Any]:
+                  overwrite: bool, latency_column: str = "latency_p50_ms") -> dict[str, Any]:
     from edgenas.runtime.errors import EdgeNasError
     from edgenas.search.latency._mlp import TrainSettings
     from edgenas.search.latency.baselines import FlopsLinear
@@ -36,7 +36,7 @@ def train_command(data_files: list[str], space_name: str, target: str, out: Path
     if out.exists() and not overwrite:
         raise EdgeNasError(f"{out} already exists; choose another --out or pass --overwrite")
     space = load_space(space_name)
-    data = load_datasets(data_files, space=space.name, target=target)
+    data = load_datasets(data_files, space=space.name, target=target).with_target(latency_column)
     if tuple(data.gene_names) != tuple(space.gene_names):
         raise PredictorError(f"the data's genes {data.gene_names[:3]}… are not space {space.name!r}'s chromosome; "
                              "pass --space of the space the data was measured on")
@@ -83,7 +83,7 @@ def report_command(predictor_dir: Path, data_files: list[str], lut_file: str | N
     from edgenas.search.latency.predictor import Predictor
 
     pred = Predictor.load(predictor_dir)
-    data = load_datasets(data_files, space=pred.space_name, target=pred.target)
+    data = load_datasets(data_files, space=pred.space_name, target=pred.target).with_target(pred.meta["predicts"])
     if tuple(data.gene_names) != tuple(pred.features.gene_names):
         raise PredictorError("the held-out data's genes differ from the predictor's; it is from another space")
     res = pred.predict_genes(data.genes, data.columns["macs"], data.columns["params"])
@@ -101,7 +101,8 @@ def report_command(predictor_dir: Path, data_files: list[str], lut_file: str | N
     train_ids = set(train_ids_file.read_text().split()) if train_ids_file.is_file() else set()
     doc: dict[str, Any] = {
         "predictor": str(predictor_dir), "space": pred.space_name, "target": pred.target,
-        "data": [str(p) for p in data_files], "n": len(data), "metrics": rows,
+        "data": [str(p) for p in data_files], "n": len(data), "latency_column": data.target_column,
+        "metrics": rows,
         "overlap_with_training": len(train_ids & set(data.arch_ids)),
         "predictor_std_ms_mean": float(np.mean(res.std_ms)),
     }
@@ -112,10 +113,10 @@ def report_command(predictor_dir: Path, data_files: list[str], lut_file: str | N
                     doc["overlap_with_training"])
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "report.json", doc)
-    lines = ["arch_id,measured_ms," + ",".join(f"{k}_ms" for k in preds)]
+    lines = [f"arch_id,measured_{data.target_column}," + ",".join(f"{k}_ms" for k in preds)]
     lines += [f"{aid},{data.latency_ms[i]:.6g}," + ",".join(f"{p[i]:.6g}" for p in preds.values())
               for i, aid in enumerate(data.arch_ids)]
     atomic_write_text(out / "predictions.csv", "\n".join(lines) + "\n")
     scatter_png(out / "scatter.png", data.latency_ms, preds,
-                f"{pred.space_name} on {pred.target}: predicted vs measured (n={len(data)})")
+                f"{pred.space_name} on {pred.target}: predicted vs measured (n={len(data)})", data.target_column)
     return format_table(rows), doc
