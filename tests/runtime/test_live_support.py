@@ -41,6 +41,9 @@ class _MjpegHandler(BaseHTTPRequestHandler):
                 head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpg)
                 self.wfile.write(head + jpg.tobytes() + b"\r\n")
                 i += 1
+                self.server.sent += 1
+                if self.server.sent == self.server.stop_after_frames:  # the camera goes away mid-run
+                    threading.Thread(target=self.server.stop, daemon=True).start()
                 time.sleep(self.server.period_s)
         except (BrokenPipeError, ConnectionResetError):
             pass
@@ -50,23 +53,31 @@ class _MjpegHandler(BaseHTTPRequestHandler):
 
 
 class MjpegServer(ThreadingHTTPServer):
-    """An HTTP MJPEG camera (multipart/x-mixed-replace), as many IP cameras serve; ``stop()`` kills it."""
+    """An HTTP MJPEG camera (multipart/x-mixed-replace), as many IP cameras serve.
+
+    ``stop()`` kills it; ``stop_after_frames`` makes it stop by itself once it has sent that many frames.
+    """
 
     daemon_threads = True
 
-    def __init__(self, frames_per_connection: int = 10**9, period_s: float = 0.02) -> None:
+    def __init__(self, frames_per_connection: int = 10**9, period_s: float = 0.02,
+                 stop_after_frames: int | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _MjpegHandler)
         self.frames_per_connection, self.period_s = frames_per_connection, period_s
+        self.stop_after_frames, self.sent = stop_after_frames, 0
         self.stopping = threading.Event()
+        self._stop_lock = threading.Lock()
         self.url = f"http://127.0.0.1:{self.server_address[1]}/stream.mjpg"
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        if not self.stopping.is_set():
+        with self._stop_lock:
+            if self.stopping.is_set():
+                return
             self.stopping.set()
-            self.shutdown()
-            self.server_close()
+        self.shutdown()
+        self.server_close()
 
 
 @contextmanager
