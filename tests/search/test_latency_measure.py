@@ -152,3 +152,19 @@ def test_estimate_without_hailort_says_what_to_install(no_hailo_sdk: None, tmp_p
 
     with pytest.raises(LatencyError, match="hailo_platform"):
         hef_labels(tmp_path / "model.hef")
+
+
+def test_a_second_measurement_into_the_same_directory_is_refused(tmp_path: Path) -> None:
+    import os
+
+    archs, rec = recorded(tmp_path, n=3)
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m/.lock").write_text(str(os.getppid()))  # a live process holds the directory
+    res = invoke("search", "latency", "measure", "--archs", str(archs), "--space", "tiny", "--target", "replay",
+                 "--replay-csv", str(rec), "--out", str(tmp_path / "m"))
+    assert res.exit_code == 1 and "being measured" in res.output
+    (tmp_path / "m/.lock").write_text("999999999")  # stale: its process is gone
+    res = invoke("search", "latency", "measure", "--archs", str(archs), "--space", "tiny", "--target", "replay",
+                 "--replay-csv", str(rec), "--out", str(tmp_path / "m"))
+    assert res.exit_code == 0, res.output
+    assert not (tmp_path / "m/.lock").exists() and len(read_latency_csv(tmp_path / "m/latency.csv")) == 3

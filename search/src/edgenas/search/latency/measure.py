@@ -8,13 +8,15 @@ with other settings (space, target, runs, threads...) is refused instead of mixi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import logging
+import os
 import platform
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,39 @@ def _check_resume(out: Path, meta: dict[str, Any]) -> dict[str, Any]:
     return {"started_utc": old.get("started_utc", _now()), "runs": list(old.get("runs", []))}
 
 
+@contextlib.contextmanager
+def output_lock(out: Path) -> Iterator[None]:
+    """One measurement per output directory at a time: ``out/.lock`` holds the owner's pid."""
+    lock = out / ".lock"
+    for _ in range(2):  # second try after removing a stale lock
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            pid = int(lock.read_text().strip() or 0) if lock.is_file() else 0
+            if pid and _alive(pid):
+                raise LatencyError(f"{out} is being measured by process {pid}; wait for it or choose another --out") from None
+            lock.unlink(missing_ok=True)
+    else:
+        raise LatencyError(f"cannot lock {out}; remove {lock} if no measurement is running")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(str(os.getpid()))
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -70,10 +105,17 @@ def _now() -> str:
 def measure_archs(archs: Sequence[tuple[str, Any]], space: Any, target: Target, out: str | Path, *,
                   num_classes: int, bundles: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
     """Measure every (arch_id, ArchConfig) not yet in ``out/latency.csv``; returns a summary."""
-    from edgenas.search.flops import count_flops_params
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    with output_lock(out):
+        return _measure_locked(archs, space, target, out, num_classes=num_classes, bundles=bundles,
+                               progress=progress)
+
+
+def _measure_locked(archs: Sequence[tuple[str, Any]], space: Any, target: Target, out: Path, *,
+                    num_classes: int, bundles: str | Path | None, progress: bool) -> dict[str, Any]:
+    from edgenas.search.flops import count_flops_params
+
     meta = base_metadata(space.name, target, num_classes)
     meta.update(_check_resume(out, meta))
     writer = LatencyCsvWriter(out / CSV_NAME, space.gene_names)
