@@ -92,7 +92,7 @@ def train_phase(args: argparse.Namespace) -> dict[str, Any]:
 
     cfg = resolve({"epochs": args.epochs, "out": str(args.out / "train"), "threads": args.threads,
                    "seed": args.seed, "batch_size": args.batch_size, "eval_every": 0, "progress": False,
-                   "device": "cpu"}, str(CONFIG), {})
+                   "device": "cpu", "lr": args.lr}, str(CONFIG), {})
     start = time.perf_counter()
     last = run_training(cfg)
     rows = [json.loads(x) for x in (args.out / "train" / "log.jsonl").read_text().splitlines()]
@@ -162,6 +162,14 @@ def report(args: argparse.Namespace, trained: dict[str, Any]) -> None:
         print(f"{r['arch_id']:<14}{r['mflops']:>8.2f}{r['inherited_top1']:>13.2f}{r['standalone_top1']:>15.2f}")
 
 
+def wait_for_standalone(path: Path, n: int, limit_s: float = 3600.0) -> None:
+    start = time.perf_counter()
+    while not (path.is_file() and len(json.loads(path.read_text())) >= n):
+        if time.perf_counter() - start > limit_s:
+            raise SystemExit(f"{path} did not reach {n} subnets within {limit_s:.0f} s")
+        time.sleep(10)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=Path("runs/bench-supernet"))
@@ -173,6 +181,9 @@ def main() -> None:
     ap.add_argument("--calib-batches", type=int, default=8)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lr", type=float, default=None, help="supernet peak LR (default: digits-cpu.yaml)")
+    ap.add_argument("--reuse-standalone", action="store_true",
+                    help="reuse OUT/standalone.json from an earlier run with the same --subnets/--seed")
     ap.add_argument("--phase", choices=["all", "standalone"], default="all")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -180,15 +191,18 @@ def main() -> None:
     if args.phase == "standalone":
         standalone_phase(args)
         return
-    cmd = [sys.executable, __file__, *sys.argv[1:], "--phase", "standalone"]
-    helper = subprocess.Popen(cmd)
-    try:
+    if args.reuse_standalone:  # another process (an earlier run) writes OUT/standalone.json
         trained = train_phase(args)
-        if helper.wait() != 0:
-            raise SystemExit("the stand-alone training process failed")
-    finally:
-        if helper.poll() is None:
-            helper.terminate()
+        wait_for_standalone(args.out / "standalone.json", args.subnets)
+    else:
+        helper = subprocess.Popen([sys.executable, __file__, *sys.argv[1:], "--phase", "standalone"])
+        try:
+            trained = train_phase(args)
+            if helper.wait() != 0:
+                raise SystemExit("the stand-alone training process failed")
+        finally:
+            if helper.poll() is None:
+                helper.terminate()
     report(args, trained)
 
 
