@@ -83,9 +83,21 @@ def quantize_bundle(bundle: Bundle, out: str | Path, config: QuantizeConfig | No
     return new
 
 
+QDQ_MIN_OPSET = 13  # per-channel DequantizeLinear (its `axis` attribute) needs opset 13
+
+
 def _quantize(src: Path, dst: Path, reader: _Reader, config: QuantizeConfig) -> None:
+    import onnx
+    import onnxruntime as ort
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
+    model = onnx.load(str(src))
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if opset < QDQ_MIN_OPSET:
+        # Search exports use opset 11 for the Hailo DFC; QDQ with per-channel scales needs 13.
+        log.info("converting the model from opset %d to %d for QDQ quantization", opset, QDQ_MIN_OPSET)
+        src = dst.with_name("opset13.onnx")
+        onnx.save(onnx.version_converter.convert_version(model, QDQ_MIN_OPSET), str(src))
     try:
         quantize_static(
             str(src), str(dst), reader, quant_format=QuantFormat.QDQ, per_channel=config.per_channel,
@@ -95,6 +107,11 @@ def _quantize(src: Path, dst: Path, reader: _Reader, config: QuantizeConfig) -> 
     except Exception as exc:  # ORT raises many unrelated types
         raise CompileError(f"ONNX Runtime quantization failed: {exc}; run `edgenas compile check "
                            "--target onnxruntime-cpu` on the bundle") from exc
+    try:  # never write a bundle ONNX Runtime cannot load
+        ort.InferenceSession(str(dst), providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise CompileError(f"the quantized model does not load in ONNX Runtime ({str(exc)[:300]}); "
+                           "try --method minmax or report the model") from exc
 
 
 def _json_bytes(obj: Any) -> bytes:
