@@ -11,7 +11,7 @@ every stage resumes, so the script can be re-run after an interruption or with `
   6. report   predictor, FLOPs-linear and LUT on the held-out set, side by side
   7. noise + throughput: re-measurement vs first measurement; batched predictions/s vs measurements/s
 
-  python benchmarks/latency_predictor.py --space cifar --out runs/latency-cifar
+  python benchmarks/latency_predictor.py --space cifar --out runs/latency-cifar [--reference mid]
   python benchmarks/latency_predictor.py --space alphanet --resolution 192 --n-train 150 --n-heldout 100 \
       --runs 30 --warmup 5 --out runs/latency-alphanet192
 """
@@ -91,13 +91,17 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--reference", choices=["mid"], default=None,
+                    help="Paired measurement against the space's reference network (adds latency_ratio).")
     ap.add_argument("--stage", choices=STAGES, default="summary", help="Stop after this stage.")
+    ap.add_argument("--skip", action="append", choices=STAGES, default=[],
+                    help="Skip a stage (e.g. --skip measure: use the rows measured so far). Repeatable.")
     a = ap.parse_args()
     o, sp = a.out, a.space
     res = ["--resolution", str(a.resolution)] if a.resolution else []
     meas = ["--space", sp, "--target", "onnxruntime-cpu", "--runs", str(a.runs), "--warmup", str(a.warmup),
-            "--threads", "1"]
-    todo = STAGES[:STAGES.index(a.stage) + 1]
+            "--threads", "1", *(["--reference", a.reference] if a.reference else [])]
+    todo = [s for s in STAGES[:STAGES.index(a.stage) + 1] if s not in a.skip]
     if not (o / "train/archs.jsonl").exists():
         run("search", "latency", "sample", "--space", sp, "--n", str(a.n_train), "--seed", str(a.seed + 1),
             "--out", str(o / "train"), *res)
@@ -116,7 +120,7 @@ def main() -> None:
         print(run("search", "latency", "lut", "--archs", str(o / "train/archs.jsonl"), "--archs",
                   str(o / "heldout/archs.jsonl"), "--space", sp, "--runs", str(a.runs), "--warmup", str(a.warmup),
                   "--out", str(o / "lut.json")), end="")
-    cols = {"p50": "latency_p50_ms", "min": "latency_min_ms"}
+    cols = {"p50": "latency_p50_ms", "min": "latency_min_ms", **({"ratio": "latency_ratio"} if a.reference else {})}
     for tag, col in cols.items():
         if "train" in todo:
             print(run("search", "predictor", "train", "--data", str(o / "train/measured/latency.csv"), "--space", sp,
@@ -128,7 +132,11 @@ def main() -> None:
                       "--out", str(o / f"report-{tag}")))
     if "summary" in todo:
         heldout, again = o / "heldout/measured/latency.csv", o / "remeasure/measured/latency.csv"
+        from edgenas.search.latency.dataset import read_latency_csv
+
         summary = {"space": sp, "resolution": a.resolution, "runs": a.runs, "warmup": a.warmup,
+                   "n_train_measured": len(read_latency_csv(o / "train/measured/latency.csv")),
+                   "n_heldout_measured": len(read_latency_csv(heldout)),
                    "report": {tag: json.loads((o / f"report-{tag}/report.json").read_text())["metrics"]
                               for tag in cols},
                    "measurement_noise": {tag: noise(heldout, again, col) for tag, col in cols.items()},

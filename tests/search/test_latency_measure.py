@@ -168,3 +168,17 @@ def test_a_second_measurement_into_the_same_directory_is_refused(tmp_path: Path)
                  "--replay-csv", str(rec), "--out", str(tmp_path / "m"))
     assert res.exit_code == 0, res.output
     assert not (tmp_path / "m/.lock").exists() and len(read_latency_csv(tmp_path / "m/latency.csv")) == 3
+
+
+def test_paired_measurement_against_the_reference_network(tmp_path: Path) -> None:
+    assert invoke("search", "latency", "sample", "--space", "tiny", "--n", "2", "--seed", "0", "--out",
+                  str(tmp_path)).exit_code == 0
+    base = ["search", "latency", "measure", "--archs", str(tmp_path / "archs.jsonl"), "--space", "tiny",
+            "--out", str(tmp_path / "m"), "--runs", "5", "--warmup", "1"]
+    res = invoke(*base, "--reference", "mid")
+    assert res.exit_code == 0, res.output
+    d = read_latency_csv(tmp_path / "m/latency.csv")
+    assert (d.columns["latency_ratio"] > 0).all() and len(d.with_target("latency_ratio")) == 2
+    meta = json.loads((tmp_path / "m/metadata.json").read_text())
+    assert meta["target_settings"]["reference"] == "mid" and "arch_id" in meta["target_settings"]["reference_arch"]
+    assert invoke(*base).exit_code == 1  # resuming without the reference would mix two kinds of figures

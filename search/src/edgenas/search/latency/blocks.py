@@ -10,6 +10,7 @@ rewritten atomically after every new entry, so building it resumes like a measur
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import sys
@@ -42,7 +43,7 @@ def block_specs(space: Any, arch: Any, num_classes: int) -> list[BlockSpec]:
     for b in p.blocks:
         key = (f"mb:i{b.c_in}:o{b.c_out}:h{b.hidden}:e{int(b.expand)}:k{b.kernel}:s{b.stride}:se{b.se_mid}"
                f":r{b.size_in}")
-        specs.append((key, lambda b=b: MBBlock(b), (1, b.c_in, b.size_in, b.size_in)))
+        specs.append((key, functools.partial(MBBlock, b), (1, b.c_in, b.size_in, b.size_in)))
     specs.append((f"head:i{p.last_c}:f{p.final_c}:h{p.head_c}:r{p.last_size}:n{p.num_classes}",
                    lambda: nn.Sequential(Head(p.last_c, p.final_c, p.head_c), nn.Linear(p.head_c, p.num_classes)),
                    (1, p.last_c, p.last_size, p.last_size)))
@@ -65,7 +66,8 @@ def time_block(factory: Callable[[], Any], shape: tuple[int, ...], *, threads: i
     buf = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(module, (x,), buf, opset_version=17, dynamo=False, input_names=["x"])
+        torch.onnx.export(module, (x,), buf, opset_version=17, dynamo=False,  # type: ignore[arg-type]
+                          input_names=["x"])
     sess = open_session(buf.getvalue(), threads)
     feed = {"x": x.numpy()}
     for _ in range(warmup):

@@ -4,7 +4,9 @@ Columns, in this order: ``arch_id``, ``resolution``, one ``gene_<name>`` column 
 space's chromosome (integer choice indices, ``SearchSpace.encode``), then ``LATENCY_COLUMNS``.
 ``latency_p50_ms`` is the latency the predictor learns by default; the others say how spread it
 was (``latency_min_ms``, the fastest run, is the robust choice on a CPU shared with other jobs:
-``edgenas search predictor train --latency-column latency_min_ms``).
+``edgenas search predictor train --latency-column latency_min_ms``). ``latency_ratio`` (paired
+measurement, ``measure --reference mid``) is the median over interleaved runs of this network's time
+divided by a fixed reference network's: machine-wide slow-downs cancel out of it.
 ``fps``, ``n_contexts`` and ``multi_context`` (0/1) are filled for Hailo targets and empty otherwise.
 
 Rows are appended one at a time by rewriting the file atomically (temp file + rename), so a killed
@@ -30,7 +32,7 @@ from edgenas.search.latency.errors import LatencyError
 
 GENE_PREFIX = "gene_"
 LATENCY_COLUMNS = ("latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_mean_ms", "latency_std_ms",
-                   "latency_min_ms", "fps", "n_contexts", "multi_context", "macs", "params")
+                   "latency_min_ms", "latency_ratio", "fps", "n_contexts", "multi_context", "macs", "params")
 REQUIRED = ("arch_id", "resolution", "latency_p50_ms", "macs", "params")
 CSV_NAME = "latency.csv"
 METADATA_NAME = "metadata.json"

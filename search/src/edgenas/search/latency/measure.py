@@ -116,12 +116,13 @@ def _measure_locked(archs: Sequence[tuple[str, Any]], space: Any, target: Target
                     num_classes: int, bundles: str | Path | None, progress: bool) -> dict[str, Any]:
     from edgenas.search.flops import count_flops_params
 
+    target.prepare(space, num_classes, out / ".work")
     meta = base_metadata(space.name, target, num_classes)
     meta.update(_check_resume(out, meta))
     writer = LatencyCsvWriter(out / CSV_NAME, space.gene_names)
     todo = [(aid, a) for aid, a in archs if aid not in writer.ids]
     log.info("%d architectures, %d already measured, %d to go", len(archs), len(archs) - len(todo), len(todo))
-    run = {"started_utc": _now(), "todo": len(todo), "done": 0}
+    run: dict[str, Any] = {"started_utc": _now(), "todo": len(todo), "done": 0}
     meta["runs"].append(run)
     write_metadata(out, {**meta, "n_rows": len(writer.ids), "complete": False})
     from tqdm import tqdm

@@ -48,6 +48,9 @@ class Target(abc.ABC):
     def settings(self) -> dict[str, Any]:
         return {"target": self.name, **self.options}
 
+    def prepare(self, space: Any, num_classes: int, workdir: Path) -> None:  # noqa: B027 - optional hook
+        """Called once before the first measurement (e.g. to export a reference network)."""
+
 
 def make_target(name: str, **options: Any) -> Target:
     if name not in TARGETS:
@@ -69,10 +72,24 @@ class BenchTarget(Target):
     """Open the bundle on a runtime backend and measure batch-1 latency with the runtime's bench."""
 
     def __init__(self, name: str, *, backend: str, runs: int = 50, warmup: int = 10, threads: int | None = None,
-                 hw_arch: str | None = None) -> None:
+                 hw_arch: str | None = None, reference: str | None = None) -> None:
         super().__init__(name, backend=backend, runs=runs, warmup=warmup, threads=threads, hw_arch=hw_arch)
+        if reference is not None:
+            if backend != "onnxruntime" or reference != "mid":
+                raise LatencyError("--reference mid (paired measurement) is available on onnxruntime-cpu only")
+            self.options["reference"] = reference
         self.needs = "hef" if backend == "hailort" else "onnx"
         self.backend_info: dict[str, Any] = {}
+        self._reference: Path | None = None
+
+    def prepare(self, space: Any, num_classes: int, workdir: Path) -> None:
+        if self.options.get("reference") is None:
+            return
+        from edgenas.search.latency.measure import export_for_latency
+
+        arch = reference_arch(space)
+        self.options["reference_arch"] = {"arch_id": arch.arch_id, **arch.to_dict()}
+        self._reference = export_for_latency(space, arch, workdir / "reference", num_classes)
 
     def measure(self, arch_id: str, bundle_dir: Path | None) -> dict[str, Any]:
         from edgenas.runtime.backends.base import open_backend
@@ -84,9 +101,15 @@ class BenchTarget(Target):
         bundle = load_bundle(bundle_dir)
         opts = {"threads": self.options["threads"]} if self.options["backend"] == "onnxruntime" else {}
         with open_backend(bundle, self.options["backend"], **opts) as backend:
-            stats = measure_latency(backend, runs=self.options["runs"], warmup=self.options["warmup"])
+            if self._reference is not None:
+                with open_backend(load_bundle(self._reference), "onnxruntime", **opts) as ref:
+                    stats = paired_latency(backend, ref, self.options["runs"], self.options["warmup"])
+            else:
+                stats = measure_latency(backend, runs=self.options["runs"], warmup=self.options["warmup"])
             self.backend_info = backend.info()
         row = _bench_columns(stats)
+        if "ratio" in stats:
+            row["latency_ratio"] = stats["ratio"]
         if self.options["backend"] == "hailort":
             labels = hef_labels(bundle.model_path)
             labels.pop("bottleneck_fps")
@@ -95,6 +118,43 @@ class BenchTarget(Target):
 
     def settings(self) -> dict[str, Any]:
         return {**super().settings(), "backend_info": self.backend_info}
+
+
+def reference_arch(space: Any) -> Any:
+    """The fixed reference network of paired measurements: every gene at the middle of its range."""
+    import numpy as np
+
+    return space.decode(np.asarray(space.gene_bounds()[1]) // 2)
+
+
+def paired_latency(backend: Any, ref: Any, runs: int, warmup: int) -> dict[str, Any]:
+    """Interleave ``backend`` and the reference network run by run (same timer as the runtime's bench).
+
+    Returns the network's own statistics (``latency_stats``) plus ``ratio``: the median over the runs
+    of (network time / the reference's time right after it). A slow-down of the whole machine that
+    lasts longer than one pair cancels out of the ratio; it does not cancel out of p50 or min.
+    """
+    import time
+
+    import numpy as np
+
+    from edgenas.runtime.bench import latency_stats
+
+    x, xr = backend.example_input(), ref.example_input()
+    for _ in range(warmup):
+        backend.infer(x)
+        ref.infer(xr)
+    own, other = np.empty(runs), np.empty(runs)
+    clock = time.perf_counter_ns
+    for i in range(runs):
+        t0 = clock()
+        backend.infer(x)
+        t1 = clock()
+        ref.infer(xr)
+        t2 = clock()
+        own[i], other[i] = (t1 - t0) / 1e6, (t2 - t1) / 1e6
+    return {**latency_stats(own), "ratio": float(np.median(own / other)),
+            "reference_p50_ms": float(np.median(other))}
 
 
 def hef_labels(hef_path: Path) -> dict[str, Any]:

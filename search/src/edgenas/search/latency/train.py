@@ -66,7 +66,7 @@ def train_command(data_files: list[str], space_name: str, target: str, out: Path
 
 
 def _num_classes(data_files: list[str], space: Any) -> int:
-    values = {(read_metadata(p) or {}).get("num_classes") for p in data_files} - {None}
+    values = {int(v) for p in data_files if (v := (read_metadata(p) or {}).get("num_classes")) is not None}
     if len(values) > 1:
         raise PredictorError(f"the data sets were measured with different num_classes {sorted(values)}")
     return int(values.pop()) if values else int(space.num_classes)
