@@ -17,8 +17,6 @@ ARG BASE_IMAGE=python:3.10-slim-bookworm
 # ---- build -----------------------------------------------------------------------------------------------------
 FROM ${BASE_IMAGE} AS build
 ARG CA_BUNDLE=docker/certs
-ARG DFC=require
-ARG HAILORT=auto
 SHELL ["/bin/sh", "-eu", "-c"]
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1 \
     PIP_CERT=/etc/ssl/certs/ca-certificates.crt SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
@@ -29,6 +27,9 @@ RUN add-ca-bundle.sh /tmp/extra-ca && python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 COPY docker/requirements/compile.txt /tmp/req/compile.txt
 RUN pip install -r /tmp/req/compile.txt
+# Build arguments declared here, not above, so that their values do not invalidate the layers above.
+ARG DFC=require
+ARG HAILORT=auto
 COPY vendor/README.md vendor/hailo_dataflow_compiler-3.*.whl vendor/hailort-*.whl /tmp/vendor/
 # The DFC's pygraphviz dependency builds from source: compilers and graphviz headers here, the graphviz
 # libraries in the final stage (listed in /opt/final-apt.txt). Our pins stay: the lock is a constraint.

@@ -15,7 +15,6 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 # ---- build: a virtual environment in /opt/venv, then copied whole into the final stage -------------------------
 FROM ${BASE_IMAGE} AS build
 ARG CA_BUNDLE=docker/certs
-ARG HAILORT=auto
 SHELL ["/bin/sh", "-eu", "-c"]
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1 \
     PIP_CERT=/etc/ssl/certs/ca-certificates.crt SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
@@ -27,6 +26,8 @@ ENV PATH=/opt/venv/bin:$PATH
 # Dependencies first (pinned; docker/lock-requirements.sh), so editing the source does not reinstall them.
 COPY docker/requirements/runtime.txt /tmp/req/runtime.txt
 RUN pip install -r /tmp/req/runtime.txt
+# Build arguments declared here, not above, so that their values do not invalidate the layers above.
+ARG HAILORT=auto
 COPY vendor/README.md vendor/hailort-*-cp311-*.whl /tmp/vendor/
 RUN install-vendor-wheels.sh "$HAILORT" HAILORT /tmp/req/runtime.txt /tmp/vendor 'hailort-*-cp311-*.whl'
 COPY runtime/ /src/runtime/

@@ -17,10 +17,6 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 # ---- build -----------------------------------------------------------------------------------------------------
 FROM ${BASE_IMAGE} AS build
 ARG CA_BUNDLE=docker/certs
-ARG TORCH=auto
-ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-ARG TORCH_VERSION=2.14.1
-ARG TORCHVISION_VERSION=0.29.1
 SHELL ["/bin/sh", "-eu", "-c"]
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1 \
     PIP_CERT=/etc/ssl/certs/ca-certificates.crt SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
@@ -29,8 +25,12 @@ COPY docker/scripts/add-ca-bundle.sh docker/scripts/install-vendor-wheels.sh /us
 COPY ${CA_BUNDLE} /tmp/extra-ca/
 RUN add-ca-bundle.sh /tmp/extra-ca && python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-# torch first: the largest layer, and it changes least often.
-COPY docker/requirements/search.txt /tmp/req/search.txt
+# torch first: the largest layer, and it changes least often (so not constrained by the lock below).
+# Build arguments declared here, not above, so that their values do not invalidate the layers above.
+ARG TORCH=auto
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ARG TORCH_VERSION=2.14.1
+ARG TORCHVISION_VERSION=0.29.1
 COPY vendor/README.md vendor/torch-*.whl vendor/torchvision-*.whl /tmp/vendor/
 RUN case "$TORCH" in \
       auto) if ls /tmp/vendor/torch*-*.whl >/dev/null 2>&1; then mode=vendor; else mode=index; fi ;; \
@@ -38,10 +38,11 @@ RUN case "$TORCH" in \
       *) echo "TORCH=$TORCH: use auto, vendor or index" >&2; exit 1 ;; \
     esac; \
     if [ "$mode" = vendor ]; then \
-      install-vendor-wheels.sh require TORCH /tmp/req/search.txt /tmp/vendor 'torch-*.whl' 'torchvision-*.whl'; \
+      install-vendor-wheels.sh require TORCH /dev/null /tmp/vendor 'torch-*.whl' 'torchvision-*.whl'; \
     else \
       pip install --index-url "$TORCH_INDEX_URL" "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"; \
     fi
+COPY docker/requirements/search.txt /tmp/req/search.txt
 RUN pip install -r /tmp/req/search.txt
 COPY runtime/ /src/runtime/
 COPY search/ /src/search/
