@@ -11,7 +11,7 @@ import numpy as np
 
 from edgenas.runtime._io import atomic_write_json, atomic_write_text, sha256_file
 from edgenas.search.latency.dataset import LatencyData, load_datasets, read_metadata, write_latency_csv
-from edgenas.search.latency.errors import PredictorError
+from edgenas.search.latency.errors import LatencyError, PredictorError
 from edgenas.search.latency.report import format_table, metrics
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,18 @@ def _num_classes(data_files: list[str], space: Any) -> int:
     return int(values.pop()) if values else int(space.num_classes)
 
 
+def _training_rows(pred: Any, predictor_dir: Path) -> LatencyData | None:
+    """The predictor's training rows, when its data files are still where training read them."""
+    paths = [d["path"] for d in pred.meta.get("data", [])]
+    ids_file = predictor_dir / "train_ids.txt"
+    if not paths or not all(Path(p).is_file() for p in paths) or not ids_file.is_file():
+        log.warning("the predictor's training data is not at hand; the LUT is reported unscaled only")
+        return None
+    data = load_datasets(paths).with_target(pred.meta["predicts"])
+    ids = set(ids_file.read_text().split())
+    return data.subset(np.asarray([i for i, a in enumerate(data.arch_ids) if a in ids], dtype=np.int64))
+
+
 def _predict(pred: Any, data: LatencyData) -> np.ndarray:
     return np.asarray(pred.predict_genes(data.genes, data.columns["macs"], data.columns["params"]).ms)
 
@@ -94,8 +106,18 @@ def report_command(predictor_dir: Path, data_files: list[str], lut_file: str | N
 
         table = LookupTable.load(lut_file, space=pred.space_name, target=pred.target)
         space = pred.space()
-        keys = [block_keys(space, space.decode(g), pred.meta["num_classes"]) for g in data.genes]
-        preds["lut"] = table.predict_keys(keys)
+
+        def lut(d: LatencyData) -> np.ndarray:
+            return table.predict_keys([block_keys(space, space.decode(g), pred.meta["num_classes"]) for g in d.genes])
+
+        preds["lut"] = lut(data)
+        train = _training_rows(pred, predictor_dir)
+        if train is not None:  # one scale factor fitted on the training rows (geometric mean of measured / LUT)
+            try:
+                scale = float(np.exp(np.mean(np.log(train.latency_ms / lut(train)))))
+                preds["lut-scaled"] = preds["lut"] * scale
+            except LatencyError as exc:
+                log.warning("no lut-scaled row: the LUT does not cover the training architectures (%s)", exc)
     rows = {name: metrics(data.latency_ms, p) for name, p in preds.items()}
     train_ids_file = predictor_dir / "train_ids.txt"
     train_ids = set(train_ids_file.read_text().split()) if train_ids_file.is_file() else set()
