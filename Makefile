@@ -38,3 +38,42 @@ bench-runtime: install ## Runtime overhead benchmark: live pipeline FPS vs bare 
 
 clean: ## Remove run outputs (keeps the venv)
 	rm -rf $(RUNS)
+
+# --- containers (docs/containers.md) ---
+DOCKER ?= docker
+IMAGE_TAG ?= latest
+BASE_IMAGE ?= python:3.11-slim-bookworm
+COMPILE_BASE_IMAGE ?= python:3.10-slim-bookworm
+HAILORT ?= auto
+DFC ?= require
+.PHONY: base-image build-images build-runtime build-compile build-search lint-docker test-containers deploy search-container compile-container
+
+base-image: ## Local bookworm base without a registry (debootstrap, root); then BASE_IMAGE=edgenas-base:bookworm-py311
+	bash docker/make-base-image.sh --tag edgenas-base:bookworm-py311
+
+build-runtime: ## Runtime image (BASE_IMAGE=..., HAILORT=auto|require|off)
+	$(DOCKER) build -f docker/runtime.Dockerfile --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg HAILORT=$(HAILORT) -t edgenas-runtime:$(IMAGE_TAG) .
+
+build-compile: ## Compile image (DFC=require needs vendor/hailo_dataflow_compiler-3.*.whl; DFC=off = no-DFC variant)
+	$(DOCKER) build -f docker/compile.Dockerfile --build-arg BASE_IMAGE=$(COMPILE_BASE_IMAGE) --build-arg DFC=$(DFC) --build-arg HAILORT=$(HAILORT) -t edgenas-compile:$(IMAGE_TAG) .
+
+build-search: ## Search image (torch from vendor/ wheels, else TORCH_INDEX_URL, CPU by default)
+	$(DOCKER) build -f docker/search.Dockerfile --build-arg BASE_IMAGE=$(BASE_IMAGE) $(if $(TORCH_INDEX_URL),--build-arg TORCH_INDEX_URL=$(TORCH_INDEX_URL)) -t edgenas-search:$(IMAGE_TAG) .
+
+build-images: build-runtime build-compile build-search ## All three images
+
+lint-docker: install ## hadolint + shellcheck on the Dockerfiles and scripts
+	$(BIN)/hadolint docker/*.Dockerfile
+	$(BIN)/shellcheck docker/*.sh docker/scripts/*.sh
+
+test-containers: install ## Container tests (needs a Docker engine; builds a local debootstrap base when no registry)
+	$(BIN)/python -m pytest -q -m containers tests/containers $(PYTEST_ARGS)
+
+deploy: ## Runtime via compose until healthy: EDGENAS_BUNDLE=runs/x EDGENAS_SOURCE=0 make deploy
+	$(DOCKER) compose up -d --wait runtime
+
+search-container: ## edgenas search ARGS in the search container: make search-container ARGS="latency --help"
+	$(DOCKER) compose --profile search run --rm search search $(ARGS)
+
+compile-container: ## edgenas compile ARGS in the compile container
+	$(DOCKER) compose --profile compile run --rm compile compile $(ARGS)
