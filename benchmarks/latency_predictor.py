@@ -54,7 +54,7 @@ def noise(first_csv: Path, second_csv: Path, column: str) -> dict[str, float]:
     return metrics(y1, y2)  # the second measurement "predicting" the first
 
 
-def throughput(pred_dir: Path, space_name: str, meta_csv: Path) -> dict[str, float]:
+def throughput(pred_dir: Path, space_name: str, meta_csvs: list[Path]) -> dict[str, float]:
     import torch
 
     from edgenas.search.latency.dataset import read_metadata
@@ -72,9 +72,9 @@ def throughput(pred_dir: Path, space_name: str, meta_csv: Path) -> dict[str, flo
     t = time.perf_counter()
     pred.predict_genes(genes)  # MACs cached: the NSGA-II re-query case
     warm = len(genes) / (time.perf_counter() - t)
-    meta = read_metadata(meta_csv) or {}
-    done = sum(r.get("done", 0) for r in meta.get("runs", []))
-    secs = sum(r.get("seconds", 0.0) for r in meta.get("runs", []))
+    finished = [r for p in meta_csvs for r in (read_metadata(p) or {}).get("runs", []) if "seconds" in r]
+    done = sum(r["done"] for r in finished)  # runs that were stopped early recorded no duration
+    secs = sum(r["seconds"] for r in finished)
     return {"predict_archs_per_s_cold": cold, "predict_archs_per_s_cached": warm,
             "measure_archs_per_s": done / secs if secs else float("nan"), "measured_in_runs": done,
             "measure_seconds": secs}
@@ -140,7 +140,7 @@ def main() -> None:
                    "report": {tag: json.loads((o / f"report-{tag}/report.json").read_text())["metrics"]
                               for tag in cols},
                    "measurement_noise": {tag: noise(heldout, again, col) for tag, col in cols.items()},
-                   "throughput": throughput(o / "predictor-p50", sp, o / "train/measured/latency.csv"),
+                   "throughput": throughput(o / "predictor-p50", sp, [o / "train/measured/latency.csv", heldout]),
                    "lut": {k: v for k, v in json.loads((o / "lut.json").read_text()).items() if k != "entries"}}
         (o / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         print(json.dumps(summary, indent=2))

@@ -29,9 +29,10 @@ def predictor() -> None:
 @click.option("--ensemble", type=click.IntRange(min=1), default=5, show_default=True, help="Ensemble members.")
 @click.option("--holdout", type=click.FloatRange(0.0, 0.9), default=0.0, show_default=True,
               help="Fraction held out (seeded); written to OUT/heldout.csv and scored in the metadata.")
-@click.option("--encoding", type=click.Choice(["onehot", "normalized"]), default="onehot", show_default=True)
+@click.option("--encoding", type=click.Choice(["onehot", "normalized"]), default="normalized", show_default=True,
+              help="Genes as indices scaled to [0, 1] (one feature per gene), or one-hot.")
 @click.option("--macs/--no-macs", "use_macs", default=True, show_default=True, help="log-MACs as a feature.")
-@click.option("--params/--no-params", "use_params", default=False, show_default=True, help="log-params feature.")
+@click.option("--params/--no-params", "use_params", default=True, show_default=True, help="log-params feature.")
 @click.option("--max-epochs", type=click.IntRange(min=1), default=1500, show_default=True)
 @click.option("--latency-column", default="latency_p50_ms", show_default=True,
               help="Which measured figure to learn (latency_min_ms is robust on a CPU shared with other jobs).")
