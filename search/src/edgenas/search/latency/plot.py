@@ -33,8 +33,9 @@ def scatter_png(path: str | Path, measured_ms: np.ndarray, predictions: Mapping[
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
-    ax.set_xlabel(f"measured {measured_label} (ms)")
-    ax.set_ylabel("predicted latency (ms)")
+    unit = "ms" if measured_label.endswith("_ms") else "× reference network"
+    ax.set_xlabel(f"measured {measured_label} ({unit})")
+    ax.set_ylabel(f"predicted ({unit})")
     ax.set_title(title, fontsize=9)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
