@@ -337,6 +337,18 @@ def derive_bundle(
     return write_bundle(out, files=files, parent=parent, **kwargs)
 
 
+def check_output_dir(out: Path, force: bool) -> None:
+    """Refuse to write a bundle over something: an existing ``out`` needs ``force`` and must be a bundle."""
+    from edgenas.runtime.errors import ConfigError
+
+    if not out.exists():
+        return
+    if not force:
+        raise ConfigError(f"{out} already exists; choose another --out, or pass --force to replace it")
+    if not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST_NAME).is_file()):
+        raise ConfigError(f"{out} exists and is not a bundle; --force replaces only bundles, remove it yourself")
+
+
 def _check_keys(d: Mapping[str, Any], allowed: set[str], what: str) -> None:
     if not isinstance(d, Mapping):
         raise BundleError(f"manifest {what} entry must be a JSON object, got {type(d).__name__}")

@@ -11,7 +11,14 @@ from typing import Any
 import click
 import numpy as np
 
-from edgenas.runtime.bundle import MANIFEST_NAME, Bundle, Preprocessing, TensorSpec, load_bundle, write_bundle
+from edgenas.runtime.bundle import (
+    Bundle,
+    Preprocessing,
+    TensorSpec,
+    check_output_dir,
+    load_bundle,
+    write_bundle,
+)
 from edgenas.runtime.errors import ConfigError, ModelError
 from edgenas.runtime.provenance import provenance
 
@@ -112,21 +119,13 @@ def _read_labels(path: Path, n_out: int) -> list[str]:
     return labels
 
 
-def _check_out(out: Path, force: bool) -> None:
-    if not out.exists():
-        return
-    if not force:
-        raise ConfigError(f"{out} already exists; choose another --out, or pass --force to replace it")
-    if not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST_NAME).is_file()):
-        raise ConfigError(f"{out} exists and is not a bundle; --force replaces only bundles, remove it yourself")
-
 
 def create_bundle(onnx: Path, out: Path, *, input_size: tuple[int, int] | None = None,
                   mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None,
                   norm_scale: str = "auto", color_order: str = "RGB", labels: Path | None = None,
                   name: str | None = None, resize: str = "bilinear", force: bool = False) -> Bundle:
     """Wrap an ONNX image classifier into a bundle at ``out`` (atomically; nothing is left on failure)."""
-    _check_out(out, force)
+    check_output_dir(out, force)
     in_spec, out_specs, layout = _probe_onnx(onnx, input_size)
     mean_px, std_px = _normalization(mean, std, norm_scale)
     h, w = (in_spec.shape[2], in_spec.shape[3]) if layout == "NCHW" else (in_spec.shape[1], in_spec.shape[2])

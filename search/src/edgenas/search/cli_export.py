@@ -9,21 +9,13 @@ from typing import Any
 
 import click
 
-from edgenas.runtime.bundle import MANIFEST_NAME
+from edgenas.runtime.bundle import check_output_dir
 from edgenas.runtime.errors import ConfigError
 from edgenas.search.arch import ArchConfig, read_arch_json
 from edgenas.search.spaces import SearchSpace, load_space
 
 log = logging.getLogger(__name__)
 
-
-def _check_out(out: Path, force: bool) -> None:
-    if not out.exists():
-        return
-    if not force:
-        raise ConfigError(f"{out} already exists; choose another --out, or pass --force to replace it")
-    if not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST_NAME).is_file()):
-        raise ConfigError(f"{out} exists and is not a bundle; --force replaces only bundles, remove it yourself")
 
 
 def _read_arch(space: SearchSpace, path: Path) -> ArchConfig:
@@ -75,7 +67,7 @@ def export(space: str, arch_path: Path, out: Path, weights: Path | None, recalib
     """Export one architecture as a bundle (ONNX + manifest)."""
     sp = load_space(space)
     arch = _read_arch(sp, arch_path)
-    _check_out(out, force)
+    check_output_dir(out, force)
     if weights is not None and not weights.is_file():
         raise ConfigError(f"--weights {weights} does not exist; pass an edgenas supernet.pt or the AlphaNet file")
     if recalibrate and dataset is None:
