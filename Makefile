@@ -26,9 +26,9 @@ test: install ## Run the test suite (no network, GPU, Hailo SDK or device needed
 test-slow: install ## Run the slow tests (training, DDP, long runs); CI runs these too
 	$(BIN)/python -m pytest -q -m "slow and not containers and not gpu" $(PYTEST_ARGS)
 
-lint: install ## ruff + mypy
+lint: install ## ruff + mypy (all three parts)
 	$(BIN)/ruff check runtime/src compile/src search/src tests benchmarks
-	$(BIN)/mypy runtime/src/edgenas/runtime
+	$(BIN)/mypy runtime/src/edgenas/runtime compile/src/edgenas/compile search/src/edgenas/search
 
 demo: install ## The whole chain on the embedded default (digits, CPU, generated video)
 	RUNS=$(RUNS) BIN=$(BIN) bash scripts/demo.sh

@@ -1,4 +1,4 @@
-"""Search spaces: defined in YAML (package data ``spaces/*.yaml``), with the chromosome encoding.
+"""Search spaces: defined in YAML (package data ``space_defs/*.yaml``), with the chromosome encoding.
 
 A chromosome is one integer per gene: the index of the chosen value in that gene's candidate list.
 Gene order: resolution; widths (stem, stage 1..N, head); depths; kernel sizes; expand ratios
@@ -221,7 +221,7 @@ def load_space(name: str | os.PathLike[str]) -> SearchSpace:
     """A built-in space by name (``alphanet``, ``cifar``, ``tiny``) or a YAML file by path."""
     key = str(name)
     if key in BUILTIN_SPACES:
-        text = resources.files("edgenas.search").joinpath("spaces", f"{key}.yaml").read_text(encoding="utf-8")
+        text = resources.files("edgenas.search").joinpath("space_defs", f"{key}.yaml").read_text(encoding="utf-8")
         src = f"space {key}"
     elif key.endswith((".yaml", ".yml")) or os.sep in key:
         path = Path(key)
