@@ -14,6 +14,7 @@ import datetime as _dt
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -37,25 +38,30 @@ def _progress(total: int, desc: str) -> Any:
     return tqdm(total=total, desc=desc, leave=False, file=sys.stderr)
 
 
-def time_infer(backend: Backend, x: np.ndarray, runs: int, warmup: int) -> np.ndarray:
-    """Per-run latencies in ms (float64) of ``backend.infer(x)``, after ``warmup`` untimed runs."""
+def time_calls(call: Callable[[np.ndarray], Any], x: np.ndarray, runs: int, warmup: int,
+               desc: str = "bench") -> np.ndarray:
+    """Per-run latencies in ms (float64) of ``call(x)``, after ``warmup`` untimed runs."""
     if runs < 1 or warmup < 0:
         raise ConfigError(f"runs must be >= 1 and warmup >= 0, got runs={runs}, warmup={warmup}")
-    infer = backend.infer
     for _ in range(warmup):
-        infer(x)
+        call(x)
     ns = np.empty(runs, dtype=np.int64)
-    bar = _progress(runs, f"bench {backend.name}")
+    bar = _progress(runs, desc)
     clock = time.perf_counter_ns
     for i in range(runs):
         t0 = clock()
-        infer(x)
+        call(x)
         ns[i] = clock() - t0
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
     return ns / 1e6
+
+
+def time_infer(backend: Backend, x: np.ndarray, runs: int, warmup: int) -> np.ndarray:
+    """Per-run latencies in ms (float64) of ``backend.infer(x)``, after ``warmup`` untimed runs."""
+    return time_calls(backend.infer, x, runs, warmup, f"bench {backend.name}")
 
 
 def latency_stats(ms: np.ndarray) -> dict[str, Any]:

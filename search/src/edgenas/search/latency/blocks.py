@@ -20,8 +20,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from edgenas.runtime._io import atomic_write_json
 from edgenas.search.latency.baselines import LUT_FORMAT, LookupTable
 
@@ -60,6 +58,7 @@ def time_block(factory: Callable[[], Any], shape: tuple[int, ...], *, threads: i
     import torch
 
     from edgenas.runtime.backends.onnxruntime import open_session
+    from edgenas.runtime.bench import latency_stats, time_calls
 
     module = factory().eval()
     x = torch.randn(*shape)
@@ -69,16 +68,8 @@ def time_block(factory: Callable[[], Any], shape: tuple[int, ...], *, threads: i
         torch.onnx.export(module, (x,), buf, opset_version=17, dynamo=False,  # type: ignore[arg-type]
                           input_names=["x"])
     sess = open_session(buf.getvalue(), threads)
-    feed = {"x": x.numpy()}
-    for _ in range(warmup):
-        sess.run(None, feed)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        sess.run(None, feed)
-        times.append((time.perf_counter() - t0) * 1000.0)
-    arr = np.asarray(times)
-    return {"p50_ms": float(np.median(arr)), "mean_ms": float(arr.mean()), "std_ms": float(arr.std())}
+    stats = latency_stats(time_calls(lambda a: sess.run(None, {"x": a}), x.numpy(), runs, warmup, "block"))
+    return {k: stats[k] for k in ("p50_ms", "mean_ms", "std_ms")}
 
 
 def build_lut(space: Any, archs: Iterable[Any], out: str | Path, *, num_classes: int, target: str,
