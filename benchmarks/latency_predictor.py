@@ -4,14 +4,16 @@ Runs the user-facing commands (``edgenas search latency ...``, ``edgenas search 
 every stage resumes, so the script can be re-run after an interruption or with ``--stage`` to stop early:
 
   1. sample   N_train training and N_heldout held-out architectures (stratified, disjoint, seeded)
-  2. measure  both sets on onnxruntime-cpu (1 intra-op thread), resumable
-  3. remeasure the first N_remeasure held-out architectures again (measurement noise)
+  2. measure  both sets on onnxruntime-cpu (1 intra-op thread, round-robin groups with the reference
+              network: latency_ratio), resumable
+  3. remeasure the first N_remeasure held-out architectures again, in reverse order (other groups,
+              another process: the measurement's own noise)
   4. lut      per-block lookup table for every block of both sets
   5. train    the predictor on the training set only
   6. report   predictor, FLOPs-linear and LUT on the held-out set, side by side
   7. noise + throughput: re-measurement vs first measurement; batched predictions/s vs measurements/s
 
-  python benchmarks/latency_predictor.py --space cifar --out runs/latency-cifar [--reference mid]
+  python benchmarks/latency_predictor.py --space cifar --out runs/latency-cifar
   python benchmarks/latency_predictor.py --space alphanet --resolution 192 --n-train 150 --n-heldout 100 \
       --runs 30 --warmup 5 --out runs/latency-alphanet192
 """
@@ -36,10 +38,10 @@ def run(*args: str) -> str:
     return subprocess.run([*EDGENAS, *args], check=True, stdout=subprocess.PIPE, text=True).stdout
 
 
-def first_lines(src: Path, dst: Path, n: int) -> None:
+def first_lines_reversed(src: Path, dst: Path, n: int) -> None:
     if not dst.exists():
         dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_text("".join(src.read_text().splitlines(keepends=True)[:n]))
+        dst.write_text("".join(src.read_text().splitlines(keepends=True)[:n][::-1]))
 
 
 def noise(first_csv: Path, second_csv: Path, column: str) -> dict[str, float]:
@@ -91,8 +93,10 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--reference", choices=["mid"], default=None,
-                    help="Paired measurement against the space's reference network (adds latency_ratio).")
+    ap.add_argument("--reference", choices=["mid", "none"], default="mid",
+                    help="Paired measurement against the space's reference network (latency_ratio); none: p50 only.")
+    ap.add_argument("--group", type=int, default=16, help="Architectures measured together, round-robin.")
+    ap.add_argument("--block", type=int, default=10, help="Timed runs per visit of the rotation.")
     ap.add_argument("--stage", choices=STAGES, default="summary", help="Stop after this stage.")
     ap.add_argument("--skip", action="append", choices=STAGES, default=[],
                     help="Skip a stage (e.g. --skip measure: use the rows measured so far). Repeatable.")
@@ -100,7 +104,7 @@ def main() -> None:
     o, sp = a.out, a.space
     res = ["--resolution", str(a.resolution)] if a.resolution else []
     meas = ["--space", sp, "--target", "onnxruntime-cpu", "--runs", str(a.runs), "--warmup", str(a.warmup),
-            "--threads", "1", *(["--reference", a.reference] if a.reference else [])]
+            "--threads", "1", "--reference", a.reference, "--group", str(a.group), "--block", str(a.block)]
     todo = [s for s in STAGES[:STAGES.index(a.stage) + 1] if s not in a.skip]
     if not (o / "train/archs.jsonl").exists():
         run("search", "latency", "sample", "--space", sp, "--n", str(a.n_train), "--seed", str(a.seed + 1),
@@ -113,14 +117,14 @@ def main() -> None:
             run("search", "latency", "measure", "--archs", str(o / part / "archs.jsonl"), *meas,
                 "--out", str(o / part / "measured"))
     if "remeasure" in todo:
-        first_lines(o / "heldout/archs.jsonl", o / "remeasure/archs.jsonl", a.n_remeasure)
+        first_lines_reversed(o / "heldout/archs.jsonl", o / "remeasure/archs.jsonl", a.n_remeasure)
         run("search", "latency", "measure", "--archs", str(o / "remeasure/archs.jsonl"), *meas,
             "--out", str(o / "remeasure/measured"))
     if "lut" in todo:
         print(run("search", "latency", "lut", "--archs", str(o / "train/archs.jsonl"), "--archs",
                   str(o / "heldout/archs.jsonl"), "--space", sp, "--runs", str(a.runs), "--warmup", str(a.warmup),
                   "--out", str(o / "lut.json")), end="")
-    cols = {"p50": "latency_p50_ms", "min": "latency_min_ms", **({"ratio": "latency_ratio"} if a.reference else {})}
+    cols = {"p50": "latency_p50_ms", "min": "latency_min_ms", **({"ratio": "latency_ratio"} if a.reference != "none" else {})}
     for tag, col in cols.items():
         if "train" in todo:
             print(run("search", "predictor", "train", "--data", str(o / "train/measured/latency.csv"), "--space", sp,

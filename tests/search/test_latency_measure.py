@@ -4,6 +4,7 @@ device flow split across machines (export -> compile -> bench -> collect) throug
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from edgenas.search.latency.dataset import GENE_PREFIX, LatencyCsvWriter, read_l
 from edgenas.search.latency.errors import LatencyError
 from edgenas.search.latency.measure import measure_archs
 from edgenas.search.latency.sample import read_archs_jsonl
-from edgenas.search.latency.targets import ReplayTarget, make_target
+from edgenas.search.latency.targets import ReplayTarget, make_target, round_robin
 from edgenas.search.spaces import load_space
 
 
@@ -171,14 +172,72 @@ def test_a_second_measurement_into_the_same_directory_is_refused(tmp_path: Path)
 
 
 def test_paired_measurement_against_the_reference_network(tmp_path: Path) -> None:
-    assert invoke("search", "latency", "sample", "--space", "tiny", "--n", "2", "--seed", "0", "--out",
+    assert invoke("search", "latency", "sample", "--space", "tiny", "--n", "5", "--seed", "0", "--out",
                   str(tmp_path)).exit_code == 0
     base = ["search", "latency", "measure", "--archs", str(tmp_path / "archs.jsonl"), "--space", "tiny",
-            "--out", str(tmp_path / "m"), "--runs", "5", "--warmup", "1"]
-    res = invoke(*base, "--reference", "mid")
+            "--out", str(tmp_path / "m"), "--runs", "6", "--warmup", "1", "--block", "4", "--group", "2"]
+    res = invoke(*base)  # the reference network is the default on onnxruntime-cpu
     assert res.exit_code == 0, res.output
     d = read_latency_csv(tmp_path / "m/latency.csv")
-    assert (d.columns["latency_ratio"] > 0).all() and len(d.with_target("latency_ratio")) == 2
+    assert len(d) == 5 and (d.columns["latency_ratio"] > 0).all() and (d.columns["reference_p50_ms"] > 0).all()
+    assert np.allclose(d.columns["latency_ratio"] * d.columns["reference_p50_ms"], d.columns["latency_p50_ms"],
+                       rtol=1e-4)
     meta = json.loads((tmp_path / "m/metadata.json").read_text())
-    assert meta["target_settings"]["reference"] == "mid" and "arch_id" in meta["target_settings"]["reference_arch"]
-    assert invoke(*base).exit_code == 1  # resuming without the reference would mix two kinds of figures
+    settings = meta["target_settings"]
+    assert settings["reference"] == "mid" and "arch_id" in settings["reference_arch"]
+    assert settings["group"] == 2 and settings["block"] == 4 and meta["runs"][-1]["done"] == 5
+    assert not (tmp_path / "m/.work").exists()  # exported networks and the reference are removed
+    res = invoke(*base, "--reference", "none")  # resuming without the reference would mix two kinds of figures
+    assert res.exit_code == 1 and "other" in res.output
+
+
+class FakeBackend:
+    """Counts calls; each call busy-waits ``ms`` (a network of known, stable latency)."""
+
+    def __init__(self, ms: float) -> None:
+        self.ms, self.calls = ms, 0
+
+    def example_input(self) -> np.ndarray:
+        return np.zeros(1, dtype=np.float32)
+
+    def infer(self, x: np.ndarray) -> None:
+        self.calls += 1
+        end = time.perf_counter() + self.ms / 1e3
+        while time.perf_counter() < end:
+            pass
+
+
+def test_round_robin_gives_every_network_its_runs_with_warm_visits() -> None:
+    nets = [FakeBackend(0.4), FakeBackend(0.2), FakeBackend(0.1)]
+    times = round_robin(nets, runs=25, warmup=3, block=10)
+    assert [len(t) for t in times] == [25, 25, 25]
+    assert all(n.calls == 3 + 3 + 25 for n in nets)  # warm-up, one untimed run per visit (3 visits), timed runs
+    p50 = [float(np.median(t)) for t in times]
+    assert 1.6 < p50[0] / p50[1] < 2.5 and 1.6 < p50[1] / p50[2] < 2.5  # the timer sees the known ratios
+    with pytest.raises(LatencyError, match="Hailo device runs one network"):
+        make_target("hailo8l", group=4)
+
+
+class Grouping(ReplayTarget):
+    """Replay with groups of three: records which architectures arrive together."""
+
+    group_size = 3
+
+    def __init__(self, csv: Path, groups: list[list[str]]) -> None:
+        super().__init__("replay", csv=csv)
+        self.groups = groups
+
+    def measure_group(self, items: Any) -> list[dict[str, Any]]:
+        self.groups.append([aid for aid, _ in items])
+        return super().measure_group(items)
+
+
+def test_measurement_in_groups_keeps_order_and_resumes(tmp_path: Path) -> None:
+    archs_file, rec = recorded(tmp_path, n=7)
+    space, archs = load_space("tiny"), read_archs_jsonl(archs_file)
+    groups: list[list[str]] = []
+    measure_archs(archs[:4], space, Grouping(rec, groups), tmp_path / "m", num_classes=10)
+    summary = measure_archs(archs, space, Grouping(rec, groups), tmp_path / "m", num_classes=10)
+    ids = [a for a, _ in archs]
+    assert groups == [ids[0:3], ids[3:4], ids[4:7]] and summary["measured"] == 3
+    assert read_latency_csv(tmp_path / "m/latency.csv").arch_ids == ids

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from edgenas.runtime.cli import cli
 from edgenas.search.flops import count_flops_params
-from edgenas.search.latency.dataset import GENE_PREFIX, LatencyCsvWriter, write_metadata
+from edgenas.search.latency.dataset import GENE_PREFIX, LatencyCsvWriter, read_latency_csv, write_metadata
 from edgenas.search.latency.errors import PredictorError
 from edgenas.search.latency.predictor import Predictor
 from edgenas.search.latency.sample import read_archs_jsonl
@@ -27,7 +27,7 @@ def invoke(*args: str) -> Any:
 
 
 def synthetic(out: Path, n: int, seed: int, *, target: str = "replay", context: bool = False,
-              exclude: Path | None = None) -> Path:
+              exclude: Path | None = None, paired: bool = False) -> Path:
     """A replay data set of the tiny space: latency = a smooth function of the plan (+ a context cliff)."""
     extra = ["--exclude", str(exclude)] if exclude else []
     assert invoke("search", "latency", "sample", "--space", "tiny", "--n", str(n), "--seed", str(seed), "--out",
@@ -42,6 +42,10 @@ def synthetic(out: Path, n: int, seed: int, *, target: str = "replay", context: 
         if context:
             row["multi_context"] = int(params > 20000)
             ms *= 4.0 if row["multi_context"] else 1.0
+        if paired:  # measured in processes of different speed (1x, 1.5x): the ratio to the reference keeps
+            speed = 1.5 if len(w.ids) % 2 else 1.0  # its value, p50 and the reference's p50 do not
+            row.update(latency_ratio=ms / 0.4, reference_p50_ms=0.4 * speed)
+            ms *= speed
         w.append({**row, "latency_p50_ms": ms})
     write_metadata(out, {"space": "tiny", "target": target, "num_classes": 10})
     return out / "latency.csv"
@@ -164,3 +168,38 @@ def test_regime_classifier_when_the_data_has_context_labels(tmp_path: Path) -> N
     res = invoke("search", "predictor", "report", "--predictor", str(tmp_path / "p"), "--data", str(csv),
                  "--out", str(tmp_path / "r"))
     assert res.exit_code == 0 and "regime_accuracy" in json.loads((tmp_path / "r/report.json").read_text())
+
+
+def test_paired_data_is_learned_as_the_ratio_in_ms(tmp_path: Path) -> None:
+    csv = synthetic(tmp_path / "d", 60, 4, paired=True)
+    res = invoke("search", "predictor", "train", "--data", str(csv), "--space", "tiny", "--target", "replay",
+                 "--out", str(tmp_path / "p"), *FAST)  # --latency-column auto
+    assert res.exit_code == 0, res.output
+    pred = Predictor.load(tmp_path / "p")
+    assert pred.meta["predicts"] == "latency_ratio" and pred.meta["ms_per_unit"] == pytest.approx(0.5)
+    res = invoke("search", "predictor", "report", "--predictor", str(tmp_path / "p"), "--data", str(csv),
+                 "--out", str(tmp_path / "r"))
+    assert res.exit_code == 0, res.output
+    rep = json.loads((tmp_path / "r/report.json").read_text())
+    assert rep["latency_column"] == "latency_ratio" and rep["ms_per_unit"] == pytest.approx(0.5)
+    rows = (tmp_path / "r/predictions.csv").read_text().splitlines()
+    measured = np.array([float(r.split(",")[1]) for r in rows[1:]])
+    data = read_latency_csv(csv)
+    assert rows[0].startswith("arch_id,measured_ms,") and np.allclose(measured, data.columns["latency_ratio"] * 0.5,
+                                                                        rtol=1e-4)
+    # the speed-independent labels are learned well; the 1x/1.5x process speeds would cost far more
+    assert rep["metrics"]["predictor"]["mape_pct"] < 15.0
+    res = invoke("search", "predictor", "train", "--data", str(csv), "--space", "tiny", "--target", "replay",
+                 "--latency-column", "latency_p50_ms", "--out", str(tmp_path / "p50"), *FAST)
+    assert res.exit_code == 0 and Predictor.load(tmp_path / "p50").meta["predicts"] == "latency_p50_ms"
+
+
+def test_ratio_without_the_reference_latency_is_refused(tmp_path: Path) -> None:
+    csv = synthetic(tmp_path / "d", 12, 5, paired=True)
+    text = csv.read_text().splitlines()
+    col = text[0].split(",").index("reference_p50_ms")
+    csv.write_text("\n".join([text[0], *(",".join("" if i == col else v for i, v in enumerate(line.split(",")))
+                                         for line in text[1:])]) + "\n")
+    res = invoke("search", "predictor", "train", "--data", str(csv), "--space", "tiny", "--target", "replay",
+                 "--latency-column", "latency_ratio", "--out", str(tmp_path / "p"), *FAST)
+    assert res.exit_code == 1 and "re-measure" in res.output and not (tmp_path / "p").exists()

@@ -39,14 +39,14 @@ def _progress(total: int, desc: str) -> Any:
 
 
 def time_calls(call: Callable[[np.ndarray], Any], x: np.ndarray, runs: int, warmup: int,
-               desc: str = "bench") -> np.ndarray:
+               desc: str = "bench", progress: bool = True) -> np.ndarray:
     """Per-run latencies in ms (float64) of ``call(x)``, after ``warmup`` untimed runs."""
     if runs < 1 or warmup < 0:
         raise ConfigError(f"runs must be >= 1 and warmup >= 0, got runs={runs}, warmup={warmup}")
     for _ in range(warmup):
         call(x)
     ns = np.empty(runs, dtype=np.int64)
-    bar = _progress(runs, desc)
+    bar = _progress(runs, desc) if progress else None
     clock = time.perf_counter_ns
     for i in range(runs):
         t0 = clock()

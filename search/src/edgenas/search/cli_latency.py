@@ -93,12 +93,17 @@ def _fixed_resolution(space: Any, resolution: int) -> Any:
               help="Compiled HEF bundles, one per arch_id (hailo8l, hailo8, hailo8l-estimate).")
 @click.option("--replay-csv", type=click.Path(dir_okay=False), default=None, help="Recorded latency.csv (replay).")
 @click.option("--num-classes", type=int, default=None, help="Classifier width (default: the space's).")
-@click.option("--reference", type=click.Choice(["mid"]), default=None,
-              help="onnxruntime-cpu: paired measurement against a fixed reference network (every gene at the "
-                   "middle of its range), run by run; adds latency_ratio. For CPUs shared with other jobs.")
+@click.option("--reference", type=click.Choice(["mid", "none"]), default="mid", show_default=True,
+              help="onnxruntime-cpu: time a fixed reference network (every gene at the middle of its range) in "
+                   "every rotation and record latency_ratio = p50 / the reference's p50 (machine-wide speed "
+                   "changes cancel out of it). none: p50 only.")
+@click.option("--group", type=click.IntRange(min=1), default=16, show_default=True,
+              help="onnxruntime-cpu: architectures measured together, round-robin (1: one at a time).")
+@click.option("--block", type=click.IntRange(min=1), default=10, show_default=True,
+              help="onnxruntime-cpu: timed runs per visit of the rotation (after one untimed run).")
 def measure(archs_files: tuple[str, ...], space_name: str, target: str, out: str, runs: int, warmup: int,
             threads: int, bundles: str | None, replay_csv: str | None, num_classes: int | None,
-            reference: str | None) -> None:
+            reference: str, group: int, block: int) -> None:
     """Measure architectures on TARGET into OUT/latency.csv (resumable)."""
     from edgenas.search.latency.measure import measure_archs
     from edgenas.search.latency.targets import make_target
@@ -106,7 +111,8 @@ def measure(archs_files: tuple[str, ...], space_name: str, target: str, out: str
     space = _space(space_name)
     opts: dict[str, Any] = {}
     if target == "onnxruntime-cpu":
-        opts = {"runs": runs, "warmup": warmup, "threads": threads, "reference": reference}
+        opts = {"runs": runs, "warmup": warmup, "threads": threads, "group": group, "block": block,
+                "reference": None if reference == "none" else reference}
     elif target in ("hailo8l", "hailo8"):
         opts = {"runs": runs, "warmup": warmup}
     elif target == "replay":

@@ -34,8 +34,9 @@ def predictor() -> None:
 @click.option("--macs/--no-macs", "use_macs", default=True, show_default=True, help="log-MACs as a feature.")
 @click.option("--params/--no-params", "use_params", default=True, show_default=True, help="log-params feature.")
 @click.option("--max-epochs", type=click.IntRange(min=1), default=1500, show_default=True)
-@click.option("--latency-column", default="latency_p50_ms", show_default=True,
-              help="Which measured figure to learn (latency_min_ms is robust on a CPU shared with other jobs).")
+@click.option("--latency-column", default="auto", show_default=True,
+              help="Which measured figure to learn. auto: latency_ratio (paired with the reference network, "
+                   "learned in ms at the median reference speed) when every row has it, else latency_p50_ms.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.")
 def train(data_files: tuple[str, ...], space_name: str, target: str, out: str, seed: int, ensemble: int,
           holdout: float, encoding: str, use_macs: bool, use_params: bool, max_epochs: int, latency_column: str,

@@ -5,8 +5,11 @@ space's chromosome (integer choice indices, ``SearchSpace.encode``), then ``LATE
 ``latency_p50_ms`` is the latency the predictor learns by default; the others say how spread it
 was (``latency_min_ms``, the fastest run, is the robust choice on a CPU shared with other jobs:
 ``edgenas search predictor train --latency-column latency_min_ms``). ``latency_ratio`` (paired
-measurement, ``measure --reference mid``) is the median over interleaved runs of this network's time
-divided by a fixed reference network's: machine-wide slow-downs cancel out of it.
+measurement, ``measure --reference mid``, the default on onnxruntime-cpu) is this network's p50 divided
+by the p50 of a fixed reference network timed in the same round-robin rotation
+(``reference_p50_ms``): machine-wide speed changes cancel out of it. A predictor trained on the
+ratio turns it back into milliseconds with one scale, the median ``reference_p50_ms`` of its
+training data (``LatencyData.with_target(column, scale)``).
 ``fps``, ``n_contexts`` and ``multi_context`` (0/1) are filled for Hailo targets and empty otherwise.
 
 Rows are appended one at a time by rewriting the file atomically (temp file + rename), so a killed
@@ -32,7 +35,7 @@ from edgenas.search.latency.errors import LatencyError
 
 GENE_PREFIX = "gene_"
 LATENCY_COLUMNS = ("latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_mean_ms", "latency_std_ms",
-                   "latency_min_ms", "latency_ratio", "fps", "n_contexts", "multi_context", "macs", "params")
+                   "latency_min_ms", "latency_ratio", "reference_p50_ms", "fps", "n_contexts", "multi_context", "macs", "params")
 REQUIRED = ("arch_id", "resolution", "latency_p50_ms", "macs", "params")
 CSV_NAME = "latency.csv"
 METADATA_NAME = "metadata.json"
@@ -100,18 +103,26 @@ class LatencyData:
         return len(self.arch_ids)
 
     target_column: str = "latency_p50_ms"
+    target_scale: float = 1.0  # ms per unit of target_column (the reference's ms for latency_ratio)
 
     @property
     def latency_ms(self) -> np.ndarray:
-        """The latency being predicted (``target_column``, p50 unless chosen otherwise)."""
-        return self.columns[self.target_column]
+        """The latency being predicted, in ms: ``target_column`` (p50 unless chosen otherwise) × ``target_scale``."""
+        return self.columns[self.target_column] * self.target_scale
 
-    def with_target(self, column: str) -> LatencyData:
+    def with_target(self, column: str, scale: float = 1.0) -> LatencyData:
         values = self.columns.get(column)
         if values is None or not (np.isfinite(values).all() and (values > 0).all()):
             raise LatencyError(f"the data set has no complete positive column {column!r}; choose one of "
-                               f"{[c for c in self.columns if c.startswith('latency_')]}")
-        return dataclasses.replace(self, target_column=column)
+                               f"{[c for c in self.columns if c.startswith('latency_') and self.complete(c)]}")
+        if not (np.isfinite(scale) and scale > 0):
+            raise LatencyError(f"the scale of {column!r} must be a positive number, got {scale}")
+        return dataclasses.replace(self, target_column=column, target_scale=float(scale))
+
+    def complete(self, column: str) -> bool:
+        """Whether ``column`` exists and holds a positive number in every row."""
+        values = self.columns.get(column)
+        return values is not None and len(values) > 0 and bool(np.isfinite(values).all() and (values > 0).all())
 
     @property
     def has_context_label(self) -> bool:
@@ -120,9 +131,9 @@ class LatencyData:
 
     def subset(self, index: np.ndarray) -> LatencyData:
         index = np.asarray(index, dtype=np.int64)
-        return LatencyData(self.header, self.gene_names, [self.arch_ids[i] for i in index], self.genes[index],
-                           self.resolution[index], {k: v[index] for k, v in self.columns.items()},
-                           self.target_column)
+        return dataclasses.replace(self, arch_ids=[self.arch_ids[i] for i in index], genes=self.genes[index],
+                                   resolution=self.resolution[index],
+                                   columns={k: v[index] for k, v in self.columns.items()})
 
 
 def _float(text: str, where: str) -> float:

@@ -108,8 +108,11 @@ def measure_archs(archs: Sequence[tuple[str, Any]], space: Any, target: Target, 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with output_lock(out):
-        return _measure_locked(archs, space, target, out, num_classes=num_classes, bundles=bundles,
-                               progress=progress)
+        try:
+            return _measure_locked(archs, space, target, out, num_classes=num_classes, bundles=bundles,
+                                   progress=progress)
+        finally:
+            shutil.rmtree(out / ".work", ignore_errors=True)  # exported networks (and the reference)
 
 
 def _measure_locked(archs: Sequence[tuple[str, Any]], space: Any, target: Target, out: Path, *,
@@ -128,14 +131,22 @@ def _measure_locked(archs: Sequence[tuple[str, Any]], space: Any, target: Target
     from tqdm import tqdm
 
     t0 = time.perf_counter()
-    bar = tqdm(todo, desc=f"measure {target.name}", unit="arch", disable=not (progress and sys.stderr.isatty()))
-    for aid, arch in bar:
-        macs, params = count_flops_params(space, arch, num_classes)
-        row = {"arch_id": aid, "resolution": arch.resolution, "macs": int(macs), "params": int(params),
-               **{GENE_PREFIX + g: v for g, v in zip(space.gene_names, space.encode(arch), strict=True)}}
-        row.update(_measure_one(target, space, aid, arch, out, num_classes, bundles))
-        writer.append(row)
-        run["done"] += 1
+    bar = tqdm(total=len(todo), desc=f"measure {target.name}", unit="arch",
+               disable=not (progress and sys.stderr.isatty()))
+    step = max(1, target.group_size)
+    for start in range(0, len(todo), step):
+        group = todo[start:start + step]
+        rows = []
+        for aid, arch in group:
+            macs, params = count_flops_params(space, arch, num_classes)
+            rows.append({"arch_id": aid, "resolution": arch.resolution, "macs": int(macs), "params": int(params),
+                         **{GENE_PREFIX + g: v for g, v in zip(space.gene_names, space.encode(arch), strict=True)}})
+        for row, measured in zip(rows, _measure_group(target, space, group, out, num_classes, bundles), strict=True):
+            row.update(measured)
+            writer.append(row)
+            run["done"] += 1
+        bar.update(len(group))
+    bar.close()
     run.update(finished_utc=_now(), seconds=round(time.perf_counter() - t0, 2))
     meta["target_backend_info"] = getattr(target, "backend_info", None)
     complete = all(aid in writer.ids for aid, _ in archs)
@@ -144,25 +155,29 @@ def _measure_locked(archs: Sequence[tuple[str, Any]], space: Any, target: Target
             "seconds": run["seconds"], "out": str(out / CSV_NAME)}
 
 
-def _measure_one(target: Target, space: Any, aid: str, arch: Any, out: Path, num_classes: int,
-                 bundles: str | Path | None) -> dict[str, Any]:
+def _measure_group(target: Target, space: Any, group: Sequence[tuple[str, Any]], out: Path, num_classes: int,
+                   bundles: str | Path | None) -> list[dict[str, Any]]:
+    """Measure one group of architectures (``target.group_size`` at most) together."""
     if target.needs == "none":
-        return target.measure(aid, None)
+        return target.measure_group([(aid, None) for aid, _ in group])
     if target.needs == "hef":
         if bundles is None:
             raise LatencyError(f"target {target.name} measures compiled HEF bundles: pass --bundles DIR holding "
                                "one compiled bundle per arch_id (DIR/<arch_id>/manifest.json)")
-        bdir = Path(bundles) / aid
-        if not bdir.is_dir():
-            raise LatencyError(f"no compiled bundle {bdir} for {aid}; compile it (edgenas compile) or drop the arch")
-        return target.measure(aid, bdir)
-    work = out / ".work" / aid
-    shutil.rmtree(work, ignore_errors=True)
+        dirs = [Path(bundles) / aid for aid, _ in group]
+        for d in dirs:
+            if not d.is_dir():
+                raise LatencyError(f"no compiled bundle {d} for {d.name}; compile it (edgenas compile) or drop the arch")
+        return target.measure_group([(aid, d) for (aid, _), d in zip(group, dirs, strict=True)])
+    works = [out / ".work" / aid for aid, _ in group]
     try:
-        export_for_latency(space, arch, work, num_classes)
-        return target.measure(aid, work)
+        for (_, arch), work in zip(group, works, strict=True):
+            shutil.rmtree(work, ignore_errors=True)
+            export_for_latency(space, arch, work, num_classes)
+        return target.measure_group([(aid, w) for (aid, _), w in zip(group, works, strict=True)])
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        for work in works:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def export_for_latency(space: Any, arch: Any, out: Path, num_classes: int, calib_images: int = 0) -> Path:

@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import abc
 import importlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from edgenas.runtime.bench import latency_stats
 from edgenas.search.latency.errors import LatencyError
 
 TARGETS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -36,6 +40,8 @@ class Target(abc.ABC):
     #: what measure() needs per architecture: "onnx" (an exported ONNX bundle), "hef" (a compiled
     #: bundle), or "none" (replay)
     needs: str = "onnx"
+    #: architectures handed to measure_group() at once
+    group_size: int = 1
 
     def __init__(self, name: str, **options: Any) -> None:
         self.name = name
@@ -44,6 +50,10 @@ class Target(abc.ABC):
     @abc.abstractmethod
     def measure(self, arch_id: str, bundle_dir: Path | None) -> dict[str, Any]:
         """The latency columns of one architecture."""
+
+    def measure_group(self, items: Sequence[tuple[str, Path | None]]) -> list[dict[str, Any]]:
+        """The latency columns of several architectures (``group_size`` at most), in order."""
+        return [self.measure(aid, d) for aid, d in items]
 
     def settings(self) -> dict[str, Any]:
         return {"target": self.name, **self.options}
@@ -69,14 +79,32 @@ def _bench_columns(stats: dict[str, Any]) -> dict[str, Any]:
 
 
 class BenchTarget(Target):
-    """Open the bundle on a runtime backend and measure batch-1 latency with the runtime's bench."""
+    """Open bundles on a runtime backend and measure batch-1 latency with the runtime's timer.
+
+    On ONNX Runtime, ``group`` architectures (and the reference network, when ``reference`` is set)
+    are measured together, round-robin: each visit runs one network ``block`` times after one untimed
+    run, then moves on, until every network has ``runs`` timed runs. Every network is timed with warm
+    caches (as it runs in deployment), and a slow-down of the machine that lasts longer than one visit
+    spreads over all networks of the group instead of landing on one of them. ``latency_ratio`` is
+    the network's p50 over the reference's p50 from the same rotation: machine-wide speed changes
+    between groups and processes cancel out of it (docs/search-latency.md has the figures).
+    """
 
     def __init__(self, name: str, *, backend: str, runs: int = 50, warmup: int = 10, threads: int | None = None,
-                 hw_arch: str | None = None, reference: str | None = None) -> None:
+                 hw_arch: str | None = None, reference: str | None = None, group: int = 1,
+                 block: int = 10) -> None:
         super().__init__(name, backend=backend, runs=runs, warmup=warmup, threads=threads, hw_arch=hw_arch)
+        if backend == "onnxruntime":
+            if group < 1 or block < 1:
+                raise LatencyError(f"--group and --block must be >= 1, got {group} and {block}")
+            self.options.update(group=group, block=block)
+            self.group_size = group
+        elif group != 1 or reference is not None:
+            raise LatencyError("--group and --reference (round-robin, paired measurement) are for onnxruntime-cpu "
+                               "only; a Hailo device runs one network at a time")
         if reference is not None:
-            if backend != "onnxruntime" or reference != "mid":
-                raise LatencyError("--reference mid (paired measurement) is available on onnxruntime-cpu only")
+            if reference != "mid":
+                raise LatencyError(f"unknown --reference {reference!r}; the reference network is 'mid'")
             self.options["reference"] = reference
         self.needs = "hef" if backend == "hailort" else "onnx"
         self.backend_info: dict[str, Any] = {}
@@ -92,29 +120,42 @@ class BenchTarget(Target):
         self._reference = export_for_latency(space, arch, workdir / "reference", num_classes)
 
     def measure(self, arch_id: str, bundle_dir: Path | None) -> dict[str, Any]:
+        return self.measure_group([(arch_id, bundle_dir)])[0]
+
+    def measure_group(self, items: Sequence[tuple[str, Path | None]]) -> list[dict[str, Any]]:
+        from contextlib import ExitStack
+
         from edgenas.runtime.backends.base import open_backend
-        from edgenas.runtime.bench import measure_latency
         from edgenas.runtime.bundle import load_bundle
 
-        if bundle_dir is None:
-            raise LatencyError(f"target {self.name} measures a bundle; none was given for {arch_id}")
-        bundle = load_bundle(bundle_dir)
+        missing = [aid for aid, d in items if d is None]
+        if missing:
+            raise LatencyError(f"target {self.name} measures bundles; none was given for {missing}")
+        bundles = [load_bundle(d) for _, d in items if d is not None]
         opts = {"threads": self.options["threads"]} if self.options["backend"] == "onnxruntime" else {}
-        with open_backend(bundle, self.options["backend"], **opts) as backend:
+        with ExitStack() as stack:
+            backends = [stack.enter_context(open_backend(b, self.options["backend"], **opts)) for b in bundles]
             if self._reference is not None:
-                with open_backend(load_bundle(self._reference), "onnxruntime", **opts) as ref:
-                    stats = paired_latency(backend, ref, self.options["runs"], self.options["warmup"])
+                backends.append(stack.enter_context(open_backend(load_bundle(self._reference), "onnxruntime", **opts)))
+            if self.options["backend"] == "onnxruntime":
+                times = round_robin(backends, self.options["runs"], self.options["warmup"], self.options["block"])
             else:
-                stats = measure_latency(backend, runs=self.options["runs"], warmup=self.options["warmup"])
-            self.backend_info = backend.info()
-        row = _bench_columns(stats)
-        if "ratio" in stats:
-            row["latency_ratio"] = stats["ratio"]
+                from edgenas.runtime.bench import time_infer
+
+                times = [time_infer(b, b.example_input(), self.options["runs"], self.options["warmup"])
+                         for b in backends]
+            self.backend_info = backends[0].info()
+        rows = [_bench_columns(latency_stats(t)) for t in times[:len(items)]]
+        if self._reference is not None:
+            ref_p50 = float(np.median(times[-1]))
+            for row in rows:
+                row.update(latency_ratio=row["latency_p50_ms"] / ref_p50, reference_p50_ms=ref_p50)
         if self.options["backend"] == "hailort":
-            labels = hef_labels(bundle.model_path)
-            labels.pop("bottleneck_fps")
-            row.update(labels)
-        return row
+            for row, bundle in zip(rows, bundles, strict=True):
+                labels = hef_labels(bundle.model_path)
+                labels.pop("bottleneck_fps")
+                row.update(labels)
+        return rows
 
     def settings(self) -> dict[str, Any]:
         return {**super().settings(), "backend_info": self.backend_info}
@@ -122,39 +163,28 @@ class BenchTarget(Target):
 
 def reference_arch(space: Any) -> Any:
     """The fixed reference network of paired measurements: every gene at the middle of its range."""
-    import numpy as np
-
     return space.decode(np.asarray(space.gene_bounds()[1]) // 2)
 
 
-def paired_latency(backend: Any, ref: Any, runs: int, warmup: int) -> dict[str, Any]:
-    """Interleave ``backend`` and the reference network run by run (same timer as the runtime's bench).
+def round_robin(backends: Sequence[Any], runs: int, warmup: int, block: int) -> list[np.ndarray]:
+    """Per-run latencies (ms) of each backend, measured in rotation (see ``BenchTarget``).
 
-    Returns the network's own statistics (``latency_stats``) plus ``ratio``: the median over the runs
-    of (network time / the reference's time right after it). A slow-down of the whole machine that
-    lasts longer than one pair cancels out of the ratio; it does not cancel out of p50 or min.
+    ``warmup`` untimed runs per backend first; then visits in turn: one untimed run (caches refilled
+    after the other networks ran), then up to ``block`` timed runs, until each has ``runs``.
+    The timer is the runtime bench's (``time.perf_counter_ns`` around ``Backend.infer``).
     """
-    import time
+    from edgenas.runtime.bench import time_calls
 
-    import numpy as np
-
-    from edgenas.runtime.bench import latency_stats
-
-    x, xr = backend.example_input(), ref.example_input()
-    for _ in range(warmup):
-        backend.infer(x)
-        ref.infer(xr)
-    own, other = np.empty(runs), np.empty(runs)
-    clock = time.perf_counter_ns
-    for i in range(runs):
-        t0 = clock()
-        backend.infer(x)
-        t1 = clock()
-        ref.infer(xr)
-        t2 = clock()
-        own[i], other[i] = (t1 - t0) / 1e6, (t2 - t1) / 1e6
-    return {**latency_stats(own), "ratio": float(np.median(own / other)),
-            "reference_p50_ms": float(np.median(other))}
+    inputs = [b.example_input() for b in backends]
+    for b, x in zip(backends, inputs, strict=True):
+        for _ in range(warmup):
+            b.infer(x)
+    out: list[list[np.ndarray]] = [[] for _ in backends]
+    for start in range(0, runs, block):
+        n = min(block, runs - start)
+        for j, (b, x) in enumerate(zip(backends, inputs, strict=True)):
+            out[j].append(time_calls(b.infer, x, n, 1, progress=False))
+    return [np.concatenate(parts) for parts in out]
 
 
 def hef_labels(hef_path: Path) -> dict[str, Any]:

@@ -25,7 +25,7 @@ def split_holdout(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
 
 def train_command(data_files: list[str], space_name: str, target: str, out: Path, *, seed: int, ensemble: int,
                   holdout: float, encoding: str, use_macs: bool, use_params: bool, max_epochs: int,
-                  overwrite: bool, latency_column: str = "latency_p50_ms") -> dict[str, Any]:
+                  overwrite: bool, latency_column: str = "auto") -> dict[str, Any]:
     from edgenas.runtime.errors import EdgeNasError
     from edgenas.search.latency._mlp import TrainSettings
     from edgenas.search.latency.baselines import FlopsLinear
@@ -36,7 +36,7 @@ def train_command(data_files: list[str], space_name: str, target: str, out: Path
     if out.exists() and not overwrite:
         raise EdgeNasError(f"{out} already exists; choose another --out or pass --overwrite")
     space = load_space(space_name)
-    data = load_datasets(data_files, space=space.name, target=target).with_target(latency_column)
+    data = with_latency_column(load_datasets(data_files, space=space.name, target=target), latency_column)
     if tuple(data.gene_names) != tuple(space.gene_names):
         raise PredictorError(f"the data's genes {data.gene_names[:3]}… are not space {space.name!r}'s chromosome; "
                              "pass --space of the space the data was measured on")
@@ -50,7 +50,7 @@ def train_command(data_files: list[str], space_name: str, target: str, out: Path
                            ensemble=ensemble, settings=TrainSettings(max_epochs=max_epochs))
     flin = FlopsLinear.fit(train_data.columns["macs"], train_data.latency_ms)
     pred.meta.update(
-        train_seconds=round(time.perf_counter() - t0, 2), holdout_fraction=holdout,
+        ms_per_unit=data.target_scale, train_seconds=round(time.perf_counter() - t0, 2), holdout_fraction=holdout,
         data=[{"path": str(p), "sha256": sha256_file(p)} for p in data_files],
         baselines={"flops_linear": flin.to_dict()},
         metrics={"train": metrics(train_data.latency_ms, _predict(pred, train_data))})
@@ -63,6 +63,28 @@ def train_command(data_files: list[str], space_name: str, target: str, out: Path
         write_latency_csv(data.subset(te), out / "heldout.csv")
     return {"out": str(out), "n_train": len(tr), "n_holdout": len(te), "metrics": pred.meta["metrics"],
             "train_seconds": pred.meta["train_seconds"]}
+
+
+def with_latency_column(data: LatencyData, column: str) -> LatencyData:
+    """Choose what the predictor learns. ``auto``: the paired ratio when every row has it, else p50.
+
+    The ratio (this network's p50 / the reference network's p50, same rotation) is learned in
+    milliseconds: times one scale, the median reference p50 over the data, so predictions are in
+    ms and machine-wide speed changes between measurement runs do not enter the labels.
+    """
+    if column == "auto":
+        column = "latency_ratio" if data.complete("latency_ratio") else "latency_p50_ms"
+    if column != "latency_ratio":
+        return data.with_target(column)
+    if not data.complete("reference_p50_ms"):
+        raise LatencyError("the data set has latency_ratio but no reference_p50_ms in every row (measured by an "
+                           "older edgenas); re-measure it, or pass --latency-column latency_p50_ms")
+    return data.with_target(column, float(np.median(data.columns["reference_p50_ms"])))
+
+
+def _scaled(pred: Any, data: LatencyData) -> LatencyData:
+    """``data`` with the predictor's latency column, on the predictor's ms scale."""
+    return data.with_target(pred.meta["predicts"], float(pred.meta.get("ms_per_unit", 1.0)))
 
 
 def _num_classes(data_files: list[str], space: Any) -> int:
@@ -79,7 +101,7 @@ def _training_rows(pred: Any, predictor_dir: Path) -> LatencyData | None:
     if not paths or not all(Path(p).is_file() for p in paths) or not ids_file.is_file():
         log.warning("the predictor's training data is not at hand; the LUT is reported unscaled only")
         return None
-    data = load_datasets(paths).with_target(pred.meta["predicts"])
+    data = _scaled(pred, load_datasets(paths))
     ids = set(ids_file.read_text().split())
     return data.subset(np.asarray([i for i, a in enumerate(data.arch_ids) if a in ids], dtype=np.int64))
 
@@ -95,7 +117,7 @@ def report_command(predictor_dir: Path, data_files: list[str], lut_file: str | N
     from edgenas.search.latency.predictor import Predictor
 
     pred = Predictor.load(predictor_dir)
-    data = load_datasets(data_files, space=pred.space_name, target=pred.target).with_target(pred.meta["predicts"])
+    data = _scaled(pred, load_datasets(data_files, space=pred.space_name, target=pred.target))
     if tuple(data.gene_names) != tuple(pred.features.gene_names):
         raise PredictorError("the held-out data's genes differ from the predictor's; it is from another space")
     res = pred.predict_genes(data.genes, data.columns["macs"], data.columns["params"])
@@ -124,6 +146,7 @@ def report_command(predictor_dir: Path, data_files: list[str], lut_file: str | N
     doc: dict[str, Any] = {
         "predictor": str(predictor_dir), "space": pred.space_name, "target": pred.target,
         "data": [str(p) for p in data_files], "n": len(data), "latency_column": data.target_column,
+        "ms_per_unit": data.target_scale,
         "metrics": rows,
         "overlap_with_training": len(train_ids & set(data.arch_ids)),
         "predictor_std_ms_mean": float(np.mean(res.std_ms)),
@@ -135,10 +158,12 @@ def report_command(predictor_dir: Path, data_files: list[str], lut_file: str | N
                     doc["overlap_with_training"])
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "report.json", doc)
-    lines = [f"arch_id,measured_{data.target_column}," + ",".join(f"{k}_ms" for k in preds)]
+    lines = ["arch_id,measured_ms," + ",".join(f"{k}_ms" for k in preds)]
     lines += [f"{aid},{data.latency_ms[i]:.6g}," + ",".join(f"{p[i]:.6g}" for p in preds.values())
               for i, aid in enumerate(data.arch_ids)]
     atomic_write_text(out / "predictions.csv", "\n".join(lines) + "\n")
     scatter_png(out / "scatter.png", data.latency_ms, preds,
-                f"{pred.space_name} on {pred.target}: predicted vs measured (n={len(data)})", data.target_column)
+                f"{pred.space_name} on {pred.target}: predicted vs measured (n={len(data)})",
+                data.target_column if data.target_scale == 1.0 else
+                f"{data.target_column} × {data.target_scale:.3g} ms (median reference p50)")
     return format_table(rows), doc
