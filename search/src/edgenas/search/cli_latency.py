@@ -101,9 +101,12 @@ def _fixed_resolution(space: Any, resolution: int) -> Any:
               help="onnxruntime-cpu: architectures measured together, round-robin (1: one at a time).")
 @click.option("--block", type=click.IntRange(min=1), default=10, show_default=True,
               help="onnxruntime-cpu: timed runs per visit of the rotation (after one untimed run).")
+@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
+              help="onnxruntime-cpu with the reference: measure a group again (at most this often) when the "
+                   "reference ran > 10 % slower than in the quietest group so far (the machine was busy).")
 def measure(archs_files: tuple[str, ...], space_name: str, target: str, out: str, runs: int, warmup: int,
             threads: int, bundles: str | None, replay_csv: str | None, num_classes: int | None,
-            reference: str, group: int, block: int) -> None:
+            reference: str, group: int, block: int, retries: int) -> None:
     """Measure architectures on TARGET into OUT/latency.csv (resumable)."""
     from edgenas.search.latency.measure import measure_archs
     from edgenas.search.latency.targets import make_target
@@ -112,7 +115,7 @@ def measure(archs_files: tuple[str, ...], space_name: str, target: str, out: str
     opts: dict[str, Any] = {}
     if target == "onnxruntime-cpu":
         opts = {"runs": runs, "warmup": warmup, "threads": threads, "group": group, "block": block,
-                "reference": None if reference == "none" else reference}
+                "reference": None if reference == "none" else reference, "retries": retries}
     elif target in ("hailo8l", "hailo8"):
         opts = {"runs": runs, "warmup": warmup}
     elif target == "replay":

@@ -149,6 +149,8 @@ def _measure_locked(archs: Sequence[tuple[str, Any]], space: Any, target: Target
     bar.close()
     run.update(finished_utc=_now(), seconds=round(time.perf_counter() - t0, 2))
     meta["target_backend_info"] = getattr(target, "backend_info", None)
+    if hasattr(target, "remeasured_groups"):
+        run["remeasured_groups"] = target.remeasured_groups
     complete = all(aid in writer.ids for aid, _ in archs)
     write_metadata(out, {**meta, "n_rows": len(writer.ids), "complete": complete})
     return {"measured": run["done"], "skipped": len(archs) - len(todo), "rows": len(writer.ids),
