@@ -113,3 +113,20 @@ def test_resume_refuses_changed_settings(tmp_path: Path) -> None:
     run_training(_cfg(out, epochs=1))
     with pytest.raises(ConfigError, match="lr"):
         run_training(_cfg(out, epochs=1, lr=0.5, resume=True))
+
+
+def test_evaluate_gives_top1_and_mean_cross_entropy() -> None:
+    from edgenas.search.train import evaluate, top1
+
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    labels = torch.tensor([0, 1, 0, 2])
+
+    class Fixed(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return logits[x[:, 0, 0, 0].long()]
+
+    x = torch.arange(4.0).view(4, 1, 1, 1).expand(4, 3, 8, 8)
+    batches = [(x[:3], labels[:3]), (x[3:], labels[3:])]
+    got = evaluate(Fixed(), batches, 8, torch.device("cpu"))
+    assert got["top1"] == 50.0 and top1(Fixed(), batches, 8, torch.device("cpu")) == 50.0
+    assert got["ce"] == pytest.approx(float(torch.nn.functional.cross_entropy(logits, labels)))

@@ -63,16 +63,25 @@ def resize(x: torch.Tensor, resolution: int) -> torch.Tensor:
 
 
 @torch.no_grad()
+def evaluate(net: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], resolution: int,
+             device: torch.device) -> dict[str, float]:
+    """``top1`` (%) and mean cross-entropy ``ce`` (nats, no smoothing) of ``net`` in eval mode,
+    inputs resized to ``resolution``."""
+    net.eval()
+    correct = total = 0
+    ce = 0.0
+    for x, y in batches:
+        logits, y = net(resize(x.to(device), resolution)), y.to(device)
+        correct += int((logits.argmax(1) == y).sum())
+        ce += float(F.cross_entropy(logits, y, reduction="sum"))
+        total += int(y.numel())
+    return {"top1": 100.0 * correct / max(1, total), "ce": ce / max(1, total)}
+
+
 def top1(net: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], resolution: int,
          device: torch.device) -> float:
     """Top-1 accuracy (%) of ``net`` in eval mode, inputs resized to ``resolution``."""
-    net.eval()
-    correct = total = 0
-    for x, y in batches:
-        pred = net(resize(x.to(device), resolution)).argmax(1)
-        correct += int((pred == y.to(device)).sum())
-        total += int(y.numel())
-    return 100.0 * correct / max(1, total)
+    return evaluate(net, batches, resolution, device)["top1"]
 
 
 def input_batches(loader: Iterable[tuple[torch.Tensor, torch.Tensor]], resolution: int,
