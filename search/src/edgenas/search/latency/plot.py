@@ -33,9 +33,8 @@ def scatter_png(path: str | Path, measured_ms: np.ndarray, predictions: Mapping[
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
-    unit = "ms" if measured_label.endswith("_ms") else "× reference network"
-    ax.set_xlabel(f"measured {measured_label} ({unit})")
-    ax.set_ylabel(f"predicted ({unit})")
+    ax.set_xlabel(f"measured {measured_label}" + (" (ms)" if measured_label.endswith("_ms") else ""), fontsize=8)
+    ax.set_ylabel("predicted (ms)")
     ax.set_title(title, fontsize=9)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()

@@ -165,5 +165,5 @@ def report_command(predictor_dir: Path, data_files: list[str], lut_file: str | N
     scatter_png(out / "scatter.png", data.latency_ms, preds,
                 f"{pred.space_name} on {pred.target}: predicted vs measured (n={len(data)})",
                 data.target_column if data.target_scale == 1.0 else
-                f"{data.target_column} × {data.target_scale:.3g} ms (median reference p50)")
+                f"{data.target_column} × {data.target_scale:.3g} ms (median reference p50), in ms")
     return format_table(rows), doc
