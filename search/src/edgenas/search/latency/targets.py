@@ -144,9 +144,8 @@ class BenchTarget(Target):
         opts = {"threads": self.options["threads"]} if self.options["backend"] == "onnxruntime" else {}
         with ExitStack() as stack:
             backends = [stack.enter_context(open_backend(b, self.options["backend"], **opts)) for b in bundles]
-            if self._reference is not None:
+            if self._reference is not None:  # timed last in every rotation
                 backends.append(stack.enter_context(open_backend(load_bundle(self._reference), "onnxruntime", **opts)))
-            if self._reference is not None:
                 times = self._rotation_with_gate(backends)
             elif self.options["backend"] == "onnxruntime":
                 times = round_robin(backends, self.options["runs"], self.options["warmup"], self.options["block"])
