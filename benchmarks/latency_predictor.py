@@ -124,11 +124,14 @@ def main() -> None:
         print(run("search", "latency", "lut", "--archs", str(o / "train/archs.jsonl"), "--archs",
                   str(o / "heldout/archs.jsonl"), "--space", sp, "--runs", str(a.runs), "--warmup", str(a.warmup),
                   "--out", str(o / "lut.json")), end="")
-    cols = {"p50": "latency_p50_ms", "min": "latency_min_ms", **({"ratio": "latency_ratio"} if a.reference != "none" else {})}
+    cols = {"p50": "latency_p50_ms", "min": "latency_min_ms"}
+    if a.reference != "none":
+        cols.update(ratio="latency_ratio", **{"ratio-plain": "latency_ratio"})  # plain: --no-residual
     for tag, col in cols.items():
         if "train" in todo:
             print(run("search", "predictor", "train", "--data", str(o / "train/measured/latency.csv"), "--space", sp,
                       "--target", "onnxruntime-cpu", "--seed", str(a.seed), "--latency-column", col,
+                      *(["--no-residual"] if tag.endswith("-plain") else []),
                       "--out", str(o / f"predictor-{tag}"), "--overwrite"), end="")
         if "report" in todo:
             print(run("search", "predictor", "report", "--predictor", str(o / f"predictor-{tag}"), "--data",

@@ -27,7 +27,7 @@ def invoke(*args: str) -> Any:
 
 
 def synthetic(out: Path, n: int, seed: int, *, target: str = "replay", context: bool = False,
-              exclude: Path | None = None, paired: bool = False) -> Path:
+              exclude: Path | None = None, paired: bool = False, linear: bool = False) -> Path:
     """A replay data set of the tiny space: latency = a smooth function of the plan (+ a context cliff)."""
     extra = ["--exclude", str(exclude)] if exclude else []
     assert invoke("search", "latency", "sample", "--space", "tiny", "--n", str(n), "--seed", str(seed), "--out",
@@ -36,7 +36,7 @@ def synthetic(out: Path, n: int, seed: int, *, target: str = "replay", context: 
     w = LatencyCsvWriter(out / "latency.csv", space.gene_names)
     for aid, arch in read_archs_jsonl(out / "archs.jsonl"):
         macs, params = count_flops_params(space, arch)
-        ms = 0.05 + macs / 2e6 + 0.03 * sum(arch.depths)
+        ms = 0.05 + macs / 2e6 + (0.0 if linear else 0.03 * sum(arch.depths))
         row = {"arch_id": aid, "resolution": arch.resolution, "macs": macs, "params": params,
                **{GENE_PREFIX + g: int(v) for g, v in zip(space.gene_names, space.encode(arch), strict=True)}}
         if context:
@@ -203,3 +203,20 @@ def test_ratio_without_the_reference_latency_is_refused(tmp_path: Path) -> None:
     res = invoke("search", "predictor", "train", "--data", str(csv), "--space", "tiny", "--target", "replay",
                  "--latency-column", "latency_ratio", "--out", str(tmp_path / "p"), *FAST)
     assert res.exit_code == 1 and "re-measure" in res.output and not (tmp_path / "p").exists()
+
+
+def test_residual_predictor_starts_from_the_flops_linear_fit(tmp_path: Path) -> None:
+    train = synthetic(tmp_path / "t", 40, 6, linear=True)  # latency exactly linear in MACs
+    held = synthetic(tmp_path / "h", 10, 7, linear=True, exclude=tmp_path / "t/archs.jsonl")
+    for flag in ("--residual", "--no-residual"):
+        res = invoke("search", "predictor", "train", "--data", str(train), "--space", "tiny", "--target", "replay",
+                     "--out", str(tmp_path / flag), flag, *FAST)
+        assert res.exit_code == 0, res.output
+    pred, plain = Predictor.load(tmp_path / "--residual"), Predictor.load(tmp_path / "--no-residual")
+    assert plain.meta["base"] is None
+    assert pred.meta["base"]["slope_ms_per_mmac"] == pytest.approx(0.5) and pred.meta["base"]["floor_ms"] > 0
+    data = read_latency_csv(held)
+    got = pred.predict_genes(data.genes).ms  # MACs computed through the space for the base
+    assert np.allclose(got, pred.predict_genes(data.genes, data.columns["macs"], data.columns["params"]).ms)
+    err = np.abs(got / data.latency_ms - 1)
+    assert err.max() < 0.05  # the members learned (close to) nothing on top of an exact fit

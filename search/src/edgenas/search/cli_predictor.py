@@ -37,16 +37,19 @@ def predictor() -> None:
 @click.option("--latency-column", default="auto", show_default=True,
               help="Which measured figure to learn. auto: latency_ratio (paired with the reference network, "
                    "learned in ms at the median reference speed) when every row has it, else latency_p50_ms.")
+@click.option("--residual/--no-residual", default=True, show_default=True,
+              help="Learn the departure from a FLOPs-linear fit (log residual) instead of the latency itself.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.")
 def train(data_files: tuple[str, ...], space_name: str, target: str, out: str, seed: int, ensemble: int,
           holdout: float, encoding: str, use_macs: bool, use_params: bool, max_epochs: int, latency_column: str,
-          overwrite: bool) -> None:
+          residual: bool, overwrite: bool) -> None:
     """Train an MLP ensemble on measured latencies (log p50), with early stopping."""
     from edgenas.search.latency.train import train_command
 
     summary = train_command(list(data_files), space_name, target, Path(out), seed=seed, ensemble=ensemble,
                             holdout=holdout, encoding=encoding, use_macs=use_macs, use_params=use_params,
-                            max_epochs=max_epochs, overwrite=overwrite, latency_column=latency_column)
+                            max_epochs=max_epochs, overwrite=overwrite, latency_column=latency_column,
+                            residual=residual)
     click.echo(json.dumps(summary, sort_keys=True))
 
 

@@ -4,6 +4,11 @@ Saved as a directory (written atomically): ``predictor.json`` (format, space, ta
 encoding, target scaling, training metrics, baselines) and ``weights.pt`` (the members' state
 dicts). Loading one made for another space or target raises ``PredictorError``.
 
+By default the MLPs learn the residual of a FLOPs-linear fit (``log latency - log base(MACs)``, the
+base fitted on the same training rows, floored at half the fastest training latency): where
+latency is close to linear in MACs (ONNX Runtime on a CPU at larger inputs) the members only have
+to learn the small departures from it, and a member that learns nothing falls back to the fit.
+
 When the training data carries the Hailo context label (``multi_context``), an ensemble of
 classifiers predicts the regime (single vs multi context) and the regressors take it as a
 feature: trained on the measured label, used with the predicted one.
@@ -56,7 +61,8 @@ class Predictor:
     def predict_genes(self, genes: np.ndarray, macs: np.ndarray | None = None,
                       params: np.ndarray | None = None) -> Prediction:
         genes = check_genes(self.features, np.asarray(genes, dtype=np.int64).reshape(len(genes), -1))
-        need = self.features.use_macs and macs is None or self.features.use_params and params is None
+        base = self.meta.get("base")
+        need = (self.features.use_macs or base) and macs is None or self.features.use_params and params is None
         if need:
             macs, params = self._costs(genes)
         x = encode_features(self.features, genes, macs, params)
@@ -67,6 +73,8 @@ class Predictor:
             p_multi = (1.0 / (1.0 + np.exp(-run_members(self.classifiers, x)))).mean(axis=0)
             x = np.concatenate([x, (p_multi > 0.5).astype(np.float32)[:, None]], axis=1)
         z = run_members(self.regressors, x) * self.meta["y_std"] + self.meta["y_mean"]
+        if base:
+            z = z + np.log(base_ms(base, np.asarray(macs, dtype=np.float64)))[None, :]
         return Prediction(np.exp(z.mean(axis=0)), np.exp(z.mean(axis=0)) * z.std(axis=0), p_multi)
 
     def predict(self, items: Sequence[Any] | np.ndarray) -> np.ndarray:
@@ -145,9 +153,18 @@ class Predictor:
                    [build(sd, 0) for sd in state["classifiers"]])
 
 
+def base_ms(base: dict[str, Any], macs: np.ndarray) -> np.ndarray:
+    """The FLOPs-linear base of a residual predictor, floored (``meta["base"]``)."""
+    from edgenas.search.latency.baselines import FlopsLinear
+
+    return np.maximum(FlopsLinear.from_dict(base).predict(macs), base["floor_ms"])
+
+
 def train_predictor(data: LatencyData, features: FeatureConfig, *, space: str, target: str,
-                    num_classes: int, seed: int = 0, ensemble: int = 5, settings: Any = None) -> Predictor:
-    """Fit an ensemble on ``data`` (log p50 latency); each member has its own validation split."""
+                    num_classes: int, seed: int = 0, ensemble: int = 5, settings: Any = None,
+                    residual: bool = True) -> Predictor:
+    """Fit an ensemble on ``data`` (log latency, or its residual to a FLOPs-linear fit); each member
+    has its own validation split."""
     import torch
 
     from edgenas.search.latency._mlp import TrainSettings, fit_member
@@ -161,6 +178,13 @@ def train_predictor(data: LatencyData, features: FeatureConfig, *, space: str, t
     features = features.with_scale(data.columns["macs"], data.columns["params"])
     x = encode_features(features, data.genes, data.columns["macs"], data.columns["params"])
     y_log = np.log(data.latency_ms)
+    base = None
+    if residual:
+        from edgenas.search.latency.baselines import FlopsLinear
+
+        base = {**FlopsLinear.fit(data.columns["macs"], data.latency_ms).to_dict(),
+                "floor_ms": 0.5 * float(data.latency_ms.min())}
+        y_log = y_log - np.log(base_ms(base, data.columns["macs"]))
     y_mean, y_std = float(y_log.mean()), float(y_log.std() or 1.0)
     classifiers, stats = [], []
     if data.has_context_label:
@@ -175,7 +199,8 @@ def train_predictor(data: LatencyData, features: FeatureConfig, *, space: str, t
         stats.append(st)
         log.info("member %d/%d: val loss %.4g after %d epochs", i + 1, ensemble, st["val_loss"], st["epochs"])
     meta = {"format_version": FORMAT_VERSION, "space": space, "target": target, "num_classes": num_classes,
-            "predicts": data.target_column, "y_transform": "log", "y_mean": y_mean, "y_std": y_std,
+            "predicts": data.target_column, "y_transform": "log" if base is None else "log residual of base",
+            "base": base, "y_mean": y_mean, "y_std": y_std,
             "ensemble": ensemble, "seed": seed, "regime_classifier": bool(classifiers),
             "mlp": {"hidden": settings.hidden, "layers": settings.layers}, "train_settings": asdict(settings),
             "n_train": len(data), "members": stats}

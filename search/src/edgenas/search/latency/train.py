@@ -25,7 +25,7 @@ def split_holdout(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
 
 def train_command(data_files: list[str], space_name: str, target: str, out: Path, *, seed: int, ensemble: int,
                   holdout: float, encoding: str, use_macs: bool, use_params: bool, max_epochs: int,
-                  overwrite: bool, latency_column: str = "auto") -> dict[str, Any]:
+                  overwrite: bool, latency_column: str = "auto", residual: bool = True) -> dict[str, Any]:
     from edgenas.runtime.errors import EdgeNasError
     from edgenas.search.latency._mlp import TrainSettings
     from edgenas.search.latency.baselines import FlopsLinear
@@ -47,7 +47,7 @@ def train_command(data_files: list[str], space_name: str, target: str, out: Path
     pred = train_predictor(train_data, feature_config_for(space, encoding=encoding, use_macs=use_macs,
                                                           use_params=use_params),
                            space=space.name, target=target, num_classes=num_classes, seed=seed,
-                           ensemble=ensemble, settings=TrainSettings(max_epochs=max_epochs))
+                           ensemble=ensemble, settings=TrainSettings(max_epochs=max_epochs), residual=residual)
     flin = FlopsLinear.fit(train_data.columns["macs"], train_data.latency_ms)
     pred.meta.update(
         ms_per_unit=data.target_scale, train_seconds=round(time.perf_counter() - t0, 2), holdout_fraction=holdout,
