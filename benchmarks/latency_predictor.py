@@ -9,7 +9,8 @@ every stage resumes, so the script can be re-run after an interruption or with `
   3. remeasure the first N_remeasure held-out architectures again, in reverse order (other groups,
               another process: the measurement's own noise)
   4. lut      per-block lookup table for every block of both sets
-  5. train    the predictor on the training set only
+  5. train    the predictor on the training set only, one per column (ratio, min, p50), and on the
+              ratio once more with --no-residual ("ratio-plain")
   6. report   predictor, FLOPs-linear and LUT on the held-out set, side by side
   7. noise + throughput: re-measurement vs first measurement; batched predictions/s vs measurements/s
 
@@ -88,6 +89,8 @@ def main() -> None:
     ap.add_argument("--resolution", type=int, default=None)
     ap.add_argument("--out", type=Path, default=Path("runs/latency-cifar"))
     ap.add_argument("--n-train", type=int, default=300)
+    ap.add_argument("--extra-train", type=Path, action="append", default=[],
+                    help="More measured training rows (a latency.csv of the same space and settings); repeatable.")
     ap.add_argument("--n-heldout", type=int, default=250)
     ap.add_argument("--n-remeasure", type=int, default=50)
     ap.add_argument("--runs", type=int, default=200)
@@ -129,7 +132,8 @@ def main() -> None:
         cols.update(ratio="latency_ratio", **{"ratio-plain": "latency_ratio"})  # plain: --no-residual
     for tag, col in cols.items():
         if "train" in todo:
-            print(run("search", "predictor", "train", "--data", str(o / "train/measured/latency.csv"), "--space", sp,
+            extra = [x for p in a.extra_train for x in ("--data", str(p))]
+            print(run("search", "predictor", "train", "--data", str(o / "train/measured/latency.csv"), *extra, "--space", sp,
                       "--target", "onnxruntime-cpu", "--seed", str(a.seed), "--latency-column", col,
                       *(["--no-residual"] if tag.endswith("-plain") else []),
                       "--out", str(o / f"predictor-{tag}"), "--overwrite"), end="")
@@ -142,7 +146,8 @@ def main() -> None:
         from edgenas.search.latency.dataset import read_latency_csv
 
         summary = {"space": sp, "resolution": a.resolution, "runs": a.runs, "warmup": a.warmup,
-                   "n_train_measured": len(read_latency_csv(o / "train/measured/latency.csv")),
+                   "n_train_measured": sum(len(read_latency_csv(p)) for p in
+                                           [o / "train/measured/latency.csv", *a.extra_train]),
                    "n_heldout_measured": len(read_latency_csv(heldout)),
                    "report": {tag: json.loads((o / f"report-{tag}/report.json").read_text())["metrics"]
                               for tag in cols},
