@@ -58,7 +58,7 @@ def distorted_copies(info: DatasetInfo, copies: int, seed: int, distortion: Dist
     base, indices = _root_dataset(info.dataset)
     raw = [base.raw(i) for i in indices]
     labels = [base.targets[i] for i in indices] * copies
-    images = []
+    images: list[torch.Tensor] = []
     for k in range(copies):
         rng = np.random.default_rng([seed, k])
         images.extend(_distort(x, rng, d) for x in raw)
